@@ -1,0 +1,6 @@
+//! The planner (placeholder while the skeleton lands).
+//!
+//! ```
+//! assert!(true);
+//! ```
+#![deny(missing_docs)]
