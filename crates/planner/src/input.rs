@@ -1,0 +1,58 @@
+//! Entry points from text: detect the shape, read it, check it whole.
+
+use crate::dag::{Dag, Planner};
+use crate::error::{ErrorKind, PlanError, PlanErrors};
+use crate::parse::{parse_json, plan_from_value};
+use crate::plan::Plan;
+use crate::provider::{InputFormat, detect, plan_from_provider};
+
+/// Reads a plan or a provider response and checks it whole: shape, ids, references, cycles.
+///
+/// Returns every problem at once. Use [`parse_and_plan`] to keep the [`Dag`] it builds.
+pub fn parse(text: &str, format: InputFormat) -> Result<Plan, PlanErrors> {
+    parse_and_plan(text, format, &Planner::new()).map(|(plan, _)| plan)
+}
+
+/// Reads and checks a plan as [`parse`] does, and returns it with its [`Dag`].
+pub fn parse_and_plan(
+    text: &str,
+    format: InputFormat,
+    planner: &Planner,
+) -> Result<(Plan, Dag), PlanErrors> {
+    let value = parse_json(text)?;
+    let format = match format {
+        InputFormat::Auto => detect(&value).ok_or_else(|| {
+            PlanError::new(
+                ErrorKind::Format,
+                "",
+                "cannot tell what this is: expected a Volley plan (`calls`), an Anthropic message \
+                 (`content` with `tool_use` blocks), a Bedrock Converse response (`output.message`) \
+                 or an OpenAI chat completion (`choices`)",
+            )
+        })?,
+        other => other,
+    };
+    let mut errors = Vec::new();
+    let plan = match format {
+        InputFormat::Volley | InputFormat::Auto => plan_from_value(&value, &mut errors),
+        provider => plan_from_provider(&value, provider, &mut errors),
+    };
+    // Check the graph too, so one run reports every problem; calls that already failed their
+    // own checks are not reported again for their ids.
+    let mut known_bad = vec![false; plan.calls.len()];
+    for error in &errors {
+        if let Some(location) = &error.call
+            && let Some(flag) = known_bad.get_mut(location.index)
+        {
+            *flag = true;
+        }
+    }
+    let dag = planner.build(&plan, &mut errors, &known_bad);
+    // Report in plan order: whole-input problems first, then call by call.
+    errors.sort_by_key(|e| e.call.as_ref().map(|c| c.index));
+    if errors.is_empty() {
+        Ok((plan, dag))
+    } else {
+        Err(PlanErrors(errors))
+    }
+}
