@@ -6,18 +6,22 @@ use std::process::Command;
 use crate::tidy::workspace_root;
 
 /// Runs the named bench targets (all when none is named) and prints a median table.
-pub(crate) fn run(groups: &[String]) -> Result<(), String> {
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
         .args(["bench", "--package", "volley-benches"]);
-    for group in groups.iter().filter(|g| !g.starts_with('-')) {
+    // Anything after `--` goes to criterion (for example `-- --measurement-time 3`).
+    let (groups, criterion_args) = match args.iter().position(|g| g == "--") {
+        Some(pos) => (&args[..pos], &args[pos + 1..]),
+        None => (args, &args[args.len()..]),
+    };
+    for group in groups {
         cmd.args(["--bench", group]);
     }
-    // Anything after `--` goes to criterion (for example `-- --quick`).
-    if let Some(pos) = groups.iter().position(|g| g == "--") {
-        cmd.arg("--").args(&groups[pos + 1..]);
+    if !criterion_args.is_empty() {
+        cmd.arg("--").args(criterion_args);
     }
     let status = cmd
         .status()

@@ -3,13 +3,14 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use petgraph::Direction;
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Directed;
+use petgraph::csr::Csr as PetCsr;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::access::AccessTracker;
 use crate::error::{ErrorKind, PlanError, PlanErrors, Warning, did_you_mean};
+use crate::ids::IdTable;
 use crate::plan::{Call, Plan};
 use crate::reference::{
     ArgTemplate, Condition, Reference, Target, json_path_suffix, scan_args, validate_id,
@@ -166,11 +167,12 @@ impl Planner {
         let mut warnings = Vec::new();
 
         // Ids: valid and unique.
-        let mut ids: FxHashMap<&str, usize> = FxHashMap::default();
-        ids.reserve(n);
+        let mut ids = IdTable::new(calls);
+        let mut explicit_edges = 0;
         for (i, call) in calls.iter().enumerate() {
+            explicit_edges += call.depends_on.len();
             if known_bad.get(i).copied().unwrap_or(false) {
-                ids.entry(call.id.as_str()).or_insert(i);
+                let _ = ids.insert(i);
                 continue;
             }
             if let Err(problem) = validate_id(&call.id) {
@@ -180,7 +182,7 @@ impl Planner {
                 );
                 continue;
             }
-            if let Some(&first) = ids.get(call.id.as_str()) {
+            if let Err(first) = ids.insert(i) {
                 errors.push(
                     PlanError::new(
                         ErrorKind::DuplicateId,
@@ -192,8 +194,6 @@ impl Planner {
                     )
                     .at_call(i, Some(&call.id)),
                 );
-            } else {
-                ids.insert(call.id.as_str(), i);
             }
         }
         let resolver = Resolver {
@@ -203,16 +203,15 @@ impl Planner {
         };
 
         // Dependencies, per call, deduplicated and merged by kind.
-        let mut graph: DiGraph<(), DepKind, u32> = DiGraph::with_capacity(n, n.saturating_mul(2));
-        for _ in 0..n {
-            graph.add_node(());
-        }
-        let mut bindings = Vec::with_capacity(n);
+        let mut bindings = Vec::new();
+        let mut estimates = Vec::with_capacity(n);
         let mut access = AccessTracker::default();
         let mut deps: Vec<(usize, DepKind)> = Vec::new();
+        let mut incoming = Csr::with_capacity(n, explicit_edges);
         for (i, call) in calls.iter().enumerate() {
             deps.clear();
-            bindings.push(collect_dependencies(
+            estimates.push(self.estimate(call));
+            let found = collect_dependencies(
                 i,
                 call,
                 &resolver,
@@ -220,7 +219,11 @@ impl Planner {
                 &mut deps,
                 errors,
                 &mut warnings,
-            ));
+            );
+            // Most calls have no templates nor condition: keep bindings sparse.
+            if found != Bindings::default() {
+                bindings.push((i, found));
+            }
             deps.sort_unstable_by_key(|&(d, _)| d);
             let mut k = 0;
             while k < deps.len() {
@@ -230,14 +233,16 @@ impl Planner {
                     kind.merge(deps[k].1);
                     k += 1;
                 }
-                graph.add_edge(node(dep), node(i), kind);
+                incoming.targets.push(dep as u32);
+                incoming.kinds.push(kind);
             }
+            incoming.offsets.push(incoming.targets.len() as u32);
         }
+        let graph = incoming.to_graph();
 
-        let estimates: Vec<u64> = calls.iter().map(|c| self.estimate(c)).collect();
-        let analysis = analyze(&graph, &estimates);
+        let analysis = analyze(&incoming, &graph, &estimates);
         if analysis.order.len() < n {
-            for cycle in find_cycles(&graph, &analysis.processed) {
+            for cycle in find_cycles(&incoming, &analysis.processed) {
                 let names: Vec<&str> = cycle.iter().map(|&i| calls[i].id.as_str()).collect();
                 let first = cycle[0];
                 errors.push(
@@ -267,6 +272,7 @@ impl Planner {
         }
         Dag {
             graph,
+            incoming,
             bindings,
             estimates,
             analysis,
@@ -281,14 +287,10 @@ impl Planner {
     }
 }
 
-fn node(i: usize) -> NodeIndex<u32> {
-    NodeIndex::new(i)
-}
-
 /// Resolves reference targets to call positions.
 struct Resolver<'a> {
     calls: &'a [Call],
-    ids: &'a FxHashMap<&'a str, usize>,
+    ids: &'a IdTable<'a>,
     /// Tool name -> position, for tools used by exactly one call (built on first need).
     tools: std::cell::OnceCell<FxHashMap<&'a str, Option<usize>>>,
 }
@@ -311,7 +313,7 @@ impl Resolver<'_> {
     }
 
     fn resolve_id(&self, id: &str) -> Result<usize, String> {
-        if let Some(&i) = self.ids.get(id) {
+        if let Some(i) = self.ids.get(id) {
             return Ok(i);
         }
         let tools = self.tools.get_or_init(|| {
@@ -334,8 +336,7 @@ impl Resolver<'_> {
                 did_you_mean(
                     id,
                     self.ids
-                        .keys()
-                        .copied()
+                        .ids()
                         .chain(self.calls.iter().map(|c| c.tool.as_str()))
                 )
             )),
@@ -355,20 +356,15 @@ fn collect_dependencies(
 ) -> Bindings {
     let id = Some(call.id.as_str());
     let mut bindings = Bindings::default();
-    let check = |target: usize, path: String, what: &str, errors: &mut Vec<PlanError>| -> bool {
-        if target == i {
-            errors.push(
-                PlanError::new(
-                    ErrorKind::SelfDependency,
-                    path,
-                    format!("{what} names the call itself"),
-                )
-                .at_call(i, id),
-            );
-            false
-        } else {
-            true
-        }
+    // Paths and messages are built only when there is something to report: this loop runs
+    // for every edge of every plan.
+    let self_dependency = |path: String, what: String| {
+        PlanError::new(
+            ErrorKind::SelfDependency,
+            path,
+            format!("{what} names the call itself"),
+        )
+        .at_call(i, id)
     };
 
     if !call.args.as_object().is_some_and(|o| o.is_empty()) {
@@ -384,26 +380,25 @@ fn collect_dependencies(
             );
         }
         for template in &templates {
-            let path = format!("calls[{i}].args{}", template.location_path());
+            let path = || format!("calls[{i}].args{}", template.location_path());
             for reference in template.template.references() {
                 match resolver.resolve(&reference.target) {
+                    Ok(target) if target == i => {
+                        errors.push(self_dependency(path(), format!("reference `{reference}`")));
+                        bindings.arg_targets.push(target);
+                    }
                     Ok(target) => {
-                        if check(
-                            target,
-                            path.clone(),
-                            &format!("reference `{reference}`"),
-                            errors,
-                        ) {
-                            deps.push((target, DepKind::DATA));
-                        }
+                        deps.push((target, DepKind::DATA));
                         bindings.arg_targets.push(target);
                     }
                     Err(problem) => {
                         errors.push(
                             PlanError::new(
                                 ErrorKind::UnknownCall,
-                                path.clone(),
-                                format!("{problem} (in reference `{reference}`; write `$$` for a literal `$`)"),
+                                path(),
+                                format!(
+                                    "{problem} (in reference `{reference}`; write `$$` for a literal `$`)"
+                                ),
                             )
                             .at_call(i, id),
                         );
@@ -416,37 +411,35 @@ fn collect_dependencies(
     }
 
     if let Some(condition) = &call.when {
-        let path = format!("calls[{i}].when");
+        let path = || format!("calls[{i}].when");
         match resolver.resolve(&condition.reference.target) {
+            Ok(target) if target == i => {
+                errors.push(self_dependency(path(), "the condition".into()));
+            }
             Ok(target) => {
-                if check(target, path, "the condition", errors) {
-                    deps.push((target, DepKind::CONDITION));
-                    bindings.when = Some((condition.clone(), target));
-                }
+                deps.push((target, DepKind::CONDITION));
+                bindings.when = Some((condition.clone(), target));
             }
             Err(problem) => {
-                errors.push(PlanError::new(ErrorKind::UnknownCall, path, problem).at_call(i, id))
+                errors.push(PlanError::new(ErrorKind::UnknownCall, path(), problem).at_call(i, id))
             }
         }
     }
 
+    let explicit_start = deps.len();
     for (j, dep) in call.depends_on.iter().enumerate() {
-        let path = format!("calls[{i}].depends_on[{j}]");
-        if call.depends_on[..j].contains(dep) {
-            warnings.push(Warning {
-                path,
-                message: format!("`{dep}` is listed twice"),
-            });
-            continue;
-        }
+        let path = || format!("calls[{i}].depends_on[{j}]");
         match resolver.resolve_id(dep) {
-            Ok(target) => {
-                if check(target, path, &format!("`{dep}`"), errors) {
-                    deps.push((target, DepKind::EXPLICIT));
-                }
-            }
+            Ok(target) if target == i => errors.push(self_dependency(path(), format!("`{dep}`"))),
+            // Compare resolved positions, not strings: this runs for every edge.
+            Ok(target) if deps[explicit_start..].iter().any(|&(d, _)| d == target) => warnings
+                .push(Warning {
+                    path: path(),
+                    message: format!("`{dep}` is listed twice"),
+                }),
+            Ok(target) => deps.push((target, DepKind::EXPLICIT)),
             Err(problem) => {
-                errors.push(PlanError::new(ErrorKind::UnknownCall, path, problem).at_call(i, id))
+                errors.push(PlanError::new(ErrorKind::UnknownCall, path(), problem).at_call(i, id))
             }
         }
     }
@@ -464,6 +457,69 @@ fn collect_dependencies(
         });
     }
     bindings
+}
+
+/// The petgraph graph of a plan: node `i` is call `i`; an edge goes from a dependency to its
+/// dependent. A compressed sparse row graph, so walking a call's dependents is a slice.
+pub type Graph = PetCsr<(), DepKind, Directed, u32>;
+
+/// Compressed adjacency lists: the neighbours of `v` are `targets[offsets[v]..offsets[v + 1]]`.
+/// Walking them is sequential in memory, unlike petgraph's linked edge lists, which matters
+/// for the two passes over 100,000-call plans.
+#[derive(Debug, Clone, Default)]
+struct Csr {
+    offsets: Vec<u32>,
+    targets: Vec<u32>,
+    /// Edge kinds, parallel to `targets` (kept for incoming lists only).
+    kinds: Vec<DepKind>,
+}
+
+impl Csr {
+    fn with_capacity(nodes: usize, edges: usize) -> Csr {
+        let mut offsets = Vec::with_capacity(nodes + 1);
+        offsets.push(0);
+        Csr {
+            offsets,
+            targets: Vec::with_capacity(edges),
+            kinds: Vec::with_capacity(edges),
+        }
+    }
+
+    fn range(&self, v: usize) -> std::ops::Range<usize> {
+        self.offsets[v] as usize..self.offsets[v + 1] as usize
+    }
+
+    fn of(&self, v: usize) -> &[u32] {
+        &self.targets[self.range(v)]
+    }
+
+    /// The graph of the reversed lists: edges from each dependency to its dependents, sorted.
+    fn to_graph(&self) -> Graph {
+        let n = self.offsets.len() - 1;
+        // Counting sort by source: stable, so targets stay sorted within each source.
+        let mut start = vec![0u32; n + 1];
+        for &t in &self.targets {
+            start[t as usize + 1] += 1;
+        }
+        for v in 0..n {
+            start[v + 1] += start[v];
+        }
+        let placeholder = (0u32, 0u32, DepKind::default());
+        let mut edges = vec![placeholder; self.targets.len()];
+        for v in 0..n {
+            for k in self.range(v) {
+                let source = self.targets[k] as usize;
+                edges[start[source] as usize] = (source as u32, v as u32, self.kinds[k]);
+                start[source] += 1;
+            }
+        }
+        let mut graph = Graph::from_sorted_edges(&edges).unwrap_or_default();
+        // `from_sorted_edges` stops at the highest node with an edge; add the rest.
+        while graph.node_count() < n {
+            graph.add_node(());
+        }
+        graph
+    }
 }
 
 /// What a topological pass over the graph yields.
@@ -486,12 +542,9 @@ pub(crate) struct Analysis {
 }
 
 /// One Kahn pass computing the order, the waves and the longest paths; then one reverse pass.
-fn analyze(graph: &DiGraph<(), DepKind, u32>, estimates: &[u64]) -> Analysis {
-    let n = graph.node_count();
-    let mut indegree: Vec<u32> = vec![0; n];
-    for edge in graph.raw_edges() {
-        indegree[edge.target().index()] += 1;
-    }
+fn analyze(incoming: &Csr, graph: &Graph, estimates: &[u64]) -> Analysis {
+    let n = estimates.len();
+    let mut indegree: Vec<u32> = (0..n).map(|v| incoming.of(v).len() as u32).collect();
     let mut order: Vec<u32> = Vec::with_capacity(n);
     order.extend((0..n as u32).filter(|&i| indegree[i as usize] == 0));
     let mut wave_of = vec![1u32; n];
@@ -502,8 +555,8 @@ fn analyze(graph: &DiGraph<(), DepKind, u32>, estimates: &[u64]) -> Analysis {
         let u = order[head] as usize;
         head += 1;
         let (wave_u, path_u) = (wave_of[u], path_to[u]);
-        for v in graph.neighbors_directed(node(u), Direction::Outgoing) {
-            let v = v.index();
+        for &v in graph.neighbors_slice(u as u32) {
+            let v = v as usize;
             wave_of[v] = wave_of[v].max(wave_u + 1);
             let candidate = path_u + estimates[v];
             // Ties go to the dependency earliest in the plan.
@@ -549,8 +602,9 @@ fn analyze(graph: &DiGraph<(), DepKind, u32>, estimates: &[u64]) -> Analysis {
     for &u in order.iter().rev() {
         let u = u as usize;
         let tail = graph
-            .neighbors_directed(node(u), Direction::Outgoing)
-            .map(|v| remaining[v.index()])
+            .neighbors_slice(u as u32)
+            .iter()
+            .map(|&v| remaining[v as usize])
             .max()
             .unwrap_or(0);
         remaining[u] = estimates[u] + tail;
@@ -588,7 +642,7 @@ fn analyze(graph: &DiGraph<(), DepKind, u32>, estimates: &[u64]) -> Analysis {
 /// Finds cycles among the calls a Kahn pass could not reach, iteratively (no recursion, so a
 /// million-call chain cannot overflow the stack). Each returned cycle is in dependency order:
 /// `[a, b, c]` means a -> b -> c -> a, where x -> y means y waits for x.
-fn find_cycles(graph: &DiGraph<(), DepKind, u32>, processed: &[bool]) -> Vec<Vec<usize>> {
+fn find_cycles(incoming: &Csr, processed: &[bool]) -> Vec<Vec<usize>> {
     // Every unreached call has an unreached dependency (else its in-degree would have dropped to
     // zero), so walking unreached dependencies backwards must revisit a call: that closes a cycle.
     let n = processed.len();
@@ -603,11 +657,11 @@ fn find_cycles(graph: &DiGraph<(), DepKind, u32>, processed: &[bool]) -> Vec<Vec
         loop {
             walk_of[u] = start;
             path.push(u);
-            let Some(pred) = graph
-                .neighbors_directed(node(u), Direction::Incoming)
-                .map(|p| p.index())
-                .filter(|&p| !processed[p])
-                .min()
+            let Some(pred) = incoming
+                .of(u)
+                .iter()
+                .map(|&p| p as usize)
+                .find(|&p| !processed[p])
             else {
                 break; // unreachable by the argument above; stop rather than loop
             };
@@ -640,8 +694,12 @@ fn find_cycles(graph: &DiGraph<(), DepKind, u32>, processed: &[bool]) -> Vec<Vec
 /// Call `i` of the plan is node `i` of the graph; an edge goes from a dependency to its dependent.
 #[derive(Debug, Clone)]
 pub struct Dag {
-    graph: DiGraph<(), DepKind, u32>,
-    bindings: Vec<Bindings>,
+    /// Dependents of each call (edges from a dependency to its dependent), sorted by position.
+    graph: Graph,
+    /// Dependencies of each call, sorted by position, with their kinds.
+    incoming: Csr,
+    /// Bindings of the calls that have any, by call position.
+    bindings: Vec<(usize, Bindings)>,
     estimates: Vec<u64>,
     analysis: Analysis,
     warnings: Vec<Warning>,
@@ -649,7 +707,7 @@ pub struct Dag {
 
 impl Dag {
     /// The graph: node `i` is call `i`; edges go from a dependency to its dependent.
-    pub fn graph(&self) -> &DiGraph<(), DepKind, u32> {
+    pub fn graph(&self) -> &Graph {
         &self.graph
     }
 
@@ -665,31 +723,28 @@ impl Dag {
 
     /// Every edge as `(dependency, dependent, kind)`, sorted by dependency then dependent.
     pub fn edges(&self) -> Vec<(usize, usize, DepKind)> {
-        let mut edges: Vec<_> = self
-            .graph
-            .raw_edges()
-            .iter()
-            .map(|e| (e.source().index(), e.target().index(), e.weight))
+        let mut edges: Vec<_> = (0..self.len())
+            .flat_map(|v| self.dependencies(v).map(move |(d, kind)| (d, v, kind)))
             .collect();
         edges.sort_unstable_by_key(|&(a, b, _)| (a, b));
         edges
     }
 
-    /// The calls `call` waits for, with why.
+    /// The calls `call` waits for, in plan order, with why.
     pub fn dependencies(&self, call: usize) -> impl Iterator<Item = (usize, DepKind)> + '_ {
-        self.graph
-            .edges_directed(node(call), Direction::Incoming)
-            .map(|e| {
-                use petgraph::visit::EdgeRef;
-                (e.source().index(), *e.weight())
-            })
+        let range = self.incoming.range(call);
+        self.incoming.targets[range.clone()]
+            .iter()
+            .zip(&self.incoming.kinds[range])
+            .map(|(&d, &kind)| (d as usize, kind))
     }
 
-    /// The calls that wait for `call`.
+    /// The calls that wait for `call`, in plan order.
     pub fn dependents(&self, call: usize) -> impl Iterator<Item = usize> + '_ {
         self.graph
-            .neighbors_directed(node(call), Direction::Outgoing)
-            .map(|v| v.index())
+            .neighbors_slice(call as u32)
+            .iter()
+            .map(|&v| v as usize)
     }
 
     /// The waves: each call in wave 1 + the highest wave of its dependencies; calls of a wave in
@@ -736,10 +791,7 @@ impl Dag {
     /// dependencies allow (the smallest such order).
     pub fn sequential_order(&self) -> Vec<usize> {
         let n = self.len();
-        let mut indegree: Vec<u32> = vec![0; n];
-        for edge in self.graph.raw_edges() {
-            indegree[edge.target().index()] += 1;
-        }
+        let mut indegree: Vec<u32> = (0..n).map(|v| self.incoming.of(v).len() as u32).collect();
         let mut ready: BinaryHeap<Reverse<usize>> =
             (0..n).filter(|&i| indegree[i] == 0).map(Reverse).collect();
         let mut order = Vec::with_capacity(n);
@@ -757,7 +809,15 @@ impl Dag {
 
     /// How a call's references and condition resolve.
     pub fn bindings(&self, call: usize) -> &Bindings {
-        &self.bindings[call]
+        static NONE: Bindings = Bindings {
+            args: Vec::new(),
+            arg_targets: Vec::new(),
+            when: None,
+        };
+        match self.bindings.binary_search_by_key(&call, |(i, _)| *i) {
+            Ok(k) => &self.bindings[k].1,
+            Err(_) => &NONE,
+        }
     }
 
     /// Things that are legal but look unintended.
@@ -776,7 +836,7 @@ impl Dag {
     where
         F: FnMut(usize) -> Option<&'v serde_json::Value>,
     {
-        let bindings = &self.bindings[call];
+        let bindings = self.bindings(call);
         let mut targets = bindings.arg_targets.iter();
         crate::reference::substitute(
             &plan.calls[call].args,

@@ -37,6 +37,7 @@
 mod access;
 mod dag;
 mod error;
+mod ids;
 mod input;
 mod parse;
 mod plan;
@@ -45,7 +46,7 @@ mod reference;
 pub mod render;
 
 pub use crate::access::AccessTracker;
-pub use crate::dag::{Bindings, DEFAULT_ESTIMATE_MS, Dag, DepKind, Planner};
+pub use crate::dag::{Bindings, DEFAULT_ESTIMATE_MS, Dag, DepKind, Graph, Planner};
 pub use crate::error::{CallLocation, ErrorKind, PlanError, PlanErrors, Warning, closest_names};
 pub use crate::input::{parse, parse_and_plan};
 pub use crate::plan::{
