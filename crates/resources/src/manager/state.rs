@@ -389,7 +389,14 @@ impl State {
             if e.overtaken < self.bypass_limit || self.rate_blocked(e) {
                 return None;
             }
-            conflict((needs, request), (&e.needs, &e.request), &self.tools)
+            let first = conflict((needs, request), (&e.needs, &e.request), &self.tools)?;
+            // Name what the barrier is short of, when the new request needs it too.
+            let short = self.busy_on(&e.needs, &e.request);
+            Some(
+                short
+                    .and_then(|c| same_dimension(c, &e.request, needs, request))
+                    .unwrap_or(first),
+            )
         })
     }
 
@@ -877,6 +884,31 @@ impl State {
             tools,
         }
     }
+}
+
+/// `c`, a dimension `owner` is short of, in terms of `other` (if `other` competes for it).
+fn same_dimension(
+    c: Conflict,
+    owner: &Request,
+    needs: &Needs,
+    other: &Request,
+) -> Option<Conflict> {
+    let wanted = match c {
+        Conflict::Global => needs.global,
+        Conflict::Cpu => needs.cpu > 0,
+        Conflict::Memory => needs.memory > 0,
+        Conflict::Io => needs.io > 0,
+        Conflict::Tool => owner.tool_arc().is_some() && owner.tool_arc() == other.tool_arc(),
+        Conflict::Lock(i) => {
+            let held = owner.locks().get(i)?;
+            return other
+                .locks()
+                .iter()
+                .position(|l| l.key() == held.key() && !l.mode().compatible(held.mode()))
+                .map(Conflict::Lock);
+        }
+    };
+    wanted.then_some(c)
 }
 
 /// The first dimension on which `a` and `b` compete, if any (lock indices refer to `a`).
