@@ -92,8 +92,8 @@ async fn dropping_every_waiter_in_any_order_leaves_nothing() {
     }
     assert_eq!(permits.len(), 2);
     // Drop waiters from the middle, then the permits, then the rest.
-    futures.swap_remove(3);
-    futures.swap_remove(1);
+    drop(futures.swap_remove(3));
+    drop(futures.swap_remove(1));
     drop(permits);
     drop(futures);
     assert!(m.snapshot().is_idle());

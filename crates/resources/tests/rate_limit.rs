@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use volley_resources::{
-    Dimension, Priority, RateLimit, Request, ResourceManager, TryAcquireError,
-};
+use volley_resources::{Dimension, Priority, RateLimit, Request, ResourceManager, TryAcquireError};
 
 fn crm() -> Request {
     Request::new().tool("crm")
@@ -96,7 +94,11 @@ async fn a_rate_token_is_spent_only_when_the_whole_request_is_granted() {
     });
     tokio::task::yield_now().await;
     drop(lock);
-    assert_eq!(waiting.await.unwrap(), start, "granted at once, no rate wait");
+    assert_eq!(
+        waiting.await.unwrap(),
+        start,
+        "granted at once, no rate wait"
+    );
     assert!(matches!(
         m.try_acquire(&crm()).unwrap_err(),
         TryAcquireError::RateLimited { .. }
