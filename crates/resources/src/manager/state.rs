@@ -950,3 +950,109 @@ fn conflict(
                 .then_some(Conflict::Lock(i))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs(r: &Request) -> Needs {
+        let caps = Caps {
+            global: None,
+            cpu: None,
+            memory: None,
+            io: None,
+        };
+        caps.validate(r).unwrap()
+    }
+
+    #[test]
+    fn requests_compete_only_for_what_both_need() {
+        let mut tools = FxHashMap::default();
+        tools.insert(Arc::from("capped"), ToolState::configured(Some(1), None));
+        let r = Request::new;
+        let off = || Request::new().global_slot(false);
+        let cases: Vec<(Request, Request, Option<Conflict>)> = vec![
+            (r(), r(), Some(Conflict::Global)),
+            (r(), off(), None),
+            (off().cpu(1.0), off().cpu(0.5), Some(Conflict::Cpu)),
+            (off().cpu(1.0), off().memory_mb(5), None),
+            (
+                off().memory_mb(1),
+                off().memory_mb(1),
+                Some(Conflict::Memory),
+            ),
+            (off().io(1), off().io(1), Some(Conflict::Io)),
+            (
+                off().tool("capped"),
+                off().tool("capped"),
+                Some(Conflict::Tool),
+            ),
+            (off().tool("free"), off().tool("free"), None),
+            (off().tool("capped"), off().tool("free"), None),
+            (off().read("a").unwrap(), off().read("a").unwrap(), None),
+            (
+                off().read("b").unwrap().read("a").unwrap(),
+                off().write("a").unwrap(),
+                Some(Conflict::Lock(1)),
+            ),
+            (off().write("a").unwrap(), off().write("b").unwrap(), None),
+        ];
+        for (a, b, expected) in cases {
+            let got = conflict((&needs(&a), &a), (&needs(&b), &b), &tools);
+            assert_eq!(got, expected, "{a:?} vs {b:?}");
+            let back = conflict((&needs(&b), &b), (&needs(&a), &a), &tools);
+            assert_eq!(got.is_some(), back.is_some(), "symmetric: {a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_is_counted_in_micro_cores() {
+        let caps = Caps {
+            global: None,
+            cpu: Some(1_500_000),
+            memory: None,
+            io: None,
+        };
+        assert_eq!(
+            caps.validate(&Request::new().cpu(0.25)).unwrap().cpu,
+            250_000
+        );
+        assert_eq!(
+            caps.validate(&Request::new().cpu(1.5)).unwrap().cpu,
+            1_500_000
+        );
+        let err = caps.validate(&Request::new().cpu(1e300)).unwrap_err();
+        assert_eq!(
+            err,
+            AcquireError::ExceedsCapacity {
+                dimension: Dimension::Cpu,
+                requested: 1e300,
+                capacity: 1.5
+            }
+        );
+        assert!(caps.validate(&Request::new().cpu(f64::INFINITY)).is_err());
+    }
+
+    #[test]
+    fn idle_locks_are_swept_once_they_pile_up() {
+        let caps = Caps {
+            global: None,
+            cpu: None,
+            memory: None,
+            io: None,
+        };
+        let mut state = State::new(caps, 0, FxHashMap::default());
+        let mut wakers = WakeList::new();
+        for i in 0..=IDLE_SWEEP_MIN {
+            let r = Request::new().write(&format!("k{i}")).unwrap();
+            let n = caps.validate(&r).unwrap();
+            let Admission::Granted { slot, .. } = state.admit(n, &r, Waker::noop()).unwrap() else {
+                panic!("uncontended request must be granted");
+            };
+            state.release(slot, &mut wakers);
+        }
+        assert!(state.locks.len() <= IDLE_SWEEP_MIN, "{}", state.locks.len());
+        assert_eq!(state.free.len(), 1, "one slot reused throughout");
+        wakers.wake_all();
+    }
+}
