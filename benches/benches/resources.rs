@@ -22,7 +22,10 @@ fn current_thread() -> Runtime {
 
 fn uncontended(c: &mut Criterion) {
     let rt = current_thread();
-    let manager = ResourceManager::builder().max_concurrency(SLOTS).build().unwrap();
+    let manager = ResourceManager::builder()
+        .max_concurrency(SLOTS)
+        .build()
+        .unwrap();
     let slot_and_lock = Request::new().write("customers.csv").unwrap();
     let semaphore = Semaphore::new(SLOTS);
     let backend: Arc<dyn ResourceBackend> = Arc::new(manager.clone());
@@ -41,7 +44,11 @@ fn uncontended(c: &mut Criterion) {
         });
     });
     group.bench_function("try_acquire_release_slot_and_lock", |b| {
-        b.iter(|| drop(black_box(manager.try_acquire(black_box(&slot_and_lock)).unwrap())));
+        b.iter(|| {
+            drop(black_box(
+                manager.try_acquire(black_box(&slot_and_lock)).unwrap(),
+            ))
+        });
     });
     group.bench_function("dyn_backend_acquire_release_slot_and_lock", |b| {
         b.iter_custom(|iters| {
@@ -101,7 +108,10 @@ fn contended(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let manager = ResourceManager::builder().max_concurrency(SLOTS).build().unwrap();
+    let manager = ResourceManager::builder()
+        .max_concurrency(SLOTS)
+        .build()
+        .unwrap();
     let slot = Request::new();
     let semaphore = Arc::new(Semaphore::new(SLOTS));
 
