@@ -16,6 +16,8 @@ struct ToolModel {
     seed: Option<u64>,
     /// The smoothed duration, once observed.
     value: f64,
+    /// The smoothed squared deviation from it.
+    variance: f64,
     /// Successful runs observed.
     observations: u64,
     /// Failed or timed-out runs observed.
@@ -106,7 +108,10 @@ impl Estimator {
             model.value = model.seed.unwrap_or(duration_ms) as f64;
         }
         let weight = (1.0 / (model.observations + 1 + prior) as f64).max(smoothing);
-        model.value += (duration_ms as f64 - model.value) * weight;
+        let deviation = duration_ms as f64 - model.value;
+        model.value += deviation * weight;
+        // The exponentially weighted variance that goes with the weighted mean.
+        model.variance = (1.0 - weight) * (model.variance + weight * deviation * deviation);
         model.observations += 1;
         if model.recent.len() == RECENT {
             model.recent.pop_front();
@@ -154,6 +159,14 @@ impl Estimator {
             Some(model) => estimated_ms.or(model.seed).unwrap_or(planned_ms),
             None => estimated_ms.unwrap_or(planned_ms),
         }
+    }
+
+    /// How much the tool's durations spread around its estimate (a smoothed standard
+    /// deviation, in ms), once it has two observed runs; the ETA uses it for calls that run in
+    /// parallel, whose slowest usually takes longer than the estimate.
+    pub fn spread(&self, tool: &str) -> Option<f64> {
+        let model = self.tools.get(tool)?;
+        (model.observations >= 2).then(|| model.variance.sqrt())
     }
 
     /// Successful runs observed for `tool`.
@@ -246,6 +259,26 @@ mod tests {
         assert_eq!(estimator.estimate_call("t", Some(300), 1_000), 800);
         estimator.seed("t", 5); // ignored once learned
         assert_eq!(estimator.estimate("t"), Some(800));
+    }
+
+    #[test]
+    fn spread_follows_the_deviation_of_runs() {
+        let mut estimator = Estimator::new();
+        estimator.observe("steady", 100);
+        assert_eq!(
+            estimator.spread("steady"),
+            None,
+            "one run says nothing of the spread"
+        );
+        for _ in 0..20 {
+            estimator.observe("steady", 100);
+        }
+        assert_eq!(estimator.spread("steady"), Some(0.0));
+        for d in [80, 120].repeat(20) {
+            estimator.observe("noisy", d);
+        }
+        let spread = estimator.spread("noisy").unwrap();
+        assert!((15.0..25.0).contains(&spread), "{spread}");
     }
 
     #[test]

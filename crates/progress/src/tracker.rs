@@ -216,6 +216,15 @@ impl Tracker {
         })
     }
 
+    /// How much call `i`'s duration may spread around its estimate (ms; 0 while its tool has
+    /// fewer than two observed runs).
+    pub(crate) fn spread_ms(&self, i: usize) -> f64 {
+        self.roster
+            .call(i)
+            .and_then(|c| self.estimator.spread(&c.tool))
+            .unwrap_or(0.0)
+    }
+
     /// Where call `i` stands.
     pub fn call(&self, i: usize) -> Option<CallSnapshot> {
         let info = self.roster.call(i)?;

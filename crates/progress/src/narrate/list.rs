@@ -79,19 +79,23 @@ pub(crate) fn speak(
     } else {
         dedup(phrases)
     };
-    let (items, factored) = if book.factor_verbs {
-        factor(book, items, link)
-    } else {
-        (items, false)
-    };
+    // Cut first, so that merged items count one by one.
     let max_items = max_items.max(1);
-    if items.len() > max_items {
-        let kept = max_items.saturating_sub(1).max(1);
-        let mut shown: Vec<String> = items[..kept].to_vec();
-        shown.push(book.others.fill(&(items.len() - kept).to_string()));
-        return join(book, &shown, link, factored);
+    let (mut items, others) = if items.len() > max_items {
+        let kept = (max_items - 1).max(1);
+        let others = items.len() - kept;
+        (items.into_iter().take(kept).collect(), others)
+    } else {
+        (items, 0)
+    };
+    let mut nested = false;
+    if book.factor_verbs {
+        (items, nested) = factor(book, items, link);
     }
-    join(book, &items, link, factored)
+    if others > 0 {
+        items.push(book.others.fill(&others.to_string()));
+    }
+    join(book, &items, link, nested)
 }
 
 /// Merges items that start with the same word into one, sharing their longest common leading

@@ -22,6 +22,9 @@ fn invite_plan() -> (Plan, Roster) {
     (plan, roster)
 }
 
+/// Events as `(call, at_ms, kind)`.
+type Script = Vec<(usize, u64, EventKind)>;
+
 fn started() -> EventKind {
     EventKind::Started { attempt: 1 }
 }
@@ -42,7 +45,7 @@ fn events_move_calls_through_their_lifecycle() {
     use CallStatus::*;
     let (_, roster) = invite_plan();
     // (events so far, statuses after them)
-    let steps: Vec<(Vec<(usize, u64, EventKind)>, [CallStatus; 5])> = vec![
+    let steps: Vec<(Script, [CallStatus; 5])> = vec![
         (vec![], [Waiting, Waiting, Waiting, Waiting, Waiting]),
         (
             vec![(0, 0, EventKind::Queued), (4, 0, EventKind::Queued)],
