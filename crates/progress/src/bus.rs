@@ -1,0 +1,412 @@
+//! The bus: one per batch; emits events to every subscriber and keeps the batch's tracker.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::estimate::Estimator;
+use crate::eta::Eta;
+use crate::event::{Event, EventKind};
+use crate::reporter::Reporter;
+use crate::roster::Roster;
+use crate::snapshot::BatchSnapshot;
+use crate::subscriber::{Inbox, LosslessSubscriber, Subscriber};
+use crate::tracker::Tracker;
+
+/// Events the bus keeps for late subscribers by default ([`BusBuilder::window`]), and the
+/// default capacity of a display subscriber.
+pub const DEFAULT_WINDOW: usize = 1_024;
+
+/// Bus settings.
+#[derive(Debug, Clone)]
+struct Config {
+    window: usize,
+    estimator: Estimator,
+    start: Option<Instant>,
+}
+
+/// Builds a [`Bus`].
+///
+/// ```
+/// # use volley_planner::{Call, Plan, Planner};
+/// # use serde_json::json;
+/// use volley_progress::{Bus, Estimator, Roster};
+///
+/// # let plan = Plan::new(vec![Call::new("get_weather", json!({}))]);
+/// # let dag = Planner::new().plan(&plan).unwrap();
+/// let mut estimator = Estimator::new();
+/// estimator.seed("get_weather", 400);
+/// let bus = Bus::builder(Roster::new(&plan, &dag)?)
+///     .window(256)
+///     .estimator(estimator)
+///     .build();
+/// assert_eq!(bus.snapshot().calls[0].estimate_ms, 400);
+/// # Ok::<(), volley_progress::ProgressError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BusBuilder {
+    roster: Roster,
+    config: Config,
+}
+
+impl BusBuilder {
+    /// How many recent events the bus keeps for [`Bus::subscribe_from`] (a client resuming a
+    /// stream); also the capacity of [`Bus::subscribe`]'s display subscribers. 0 keeps none.
+    ///
+    /// By default, this is [`DEFAULT_WINDOW`] (1,024 events).
+    pub fn window(&mut self, events: usize) -> &mut BusBuilder {
+        self.config.window = events;
+        self
+    }
+
+    /// The estimates to start from (the engine's, learned from earlier batches).
+    ///
+    /// By default, a fresh [`Estimator`]: the plan's estimates only.
+    pub fn estimator(&mut self, estimator: Estimator) -> &mut BusBuilder {
+        self.config.estimator = estimator;
+        self
+    }
+
+    /// When the batch started: `at_ms` of events counts from here.
+    ///
+    /// By default, when [`build`](BusBuilder::build) is called.
+    pub fn start(&mut self, at: Instant) -> &mut BusBuilder {
+        self.config.start = Some(at);
+        self
+    }
+
+    /// The bus.
+    pub fn build(&self) -> Bus {
+        let config = self.config.clone();
+        let shared = Shared {
+            roster: self.roster.clone(),
+            start: config.start.unwrap_or_else(Instant::now),
+            window: config.window,
+            state: Mutex::new(State {
+                next_seq: 1,
+                last_at_ms: 0,
+                recent: VecDeque::with_capacity(config.window.min(DEFAULT_WINDOW)),
+                tracker: Tracker::with_estimator(self.roster.clone(), config.estimator),
+                inboxes: Vec::new(),
+                closed: false,
+            }),
+        };
+        Bus {
+            handle: Arc::new(Handle {
+                shared: Arc::new(shared),
+            }),
+        }
+    }
+}
+
+/// The progress bus of one batch: the engine emits events; any number of subscribers receive
+/// them; a tracker keeps the snapshot.
+///
+/// Cheap to clone (each clone is an emitting handle). The bus closes when [`close`](Bus::close)
+/// is called or the last handle (reporters included) is dropped; subscribers then receive what
+/// is left and `None`.
+///
+/// Two kinds of subscribers:
+/// - [`subscribe_lossless`](Bus::subscribe_lossless): every event, in order, never dropped: for
+///   the path that feeds results and the audit log. Its queue is unbounded: a lossless subscriber
+///   must keep up on average (memory grows while it does not; [`Bus::backlog`] shows by how much).
+/// - [`subscribe`](Bus::subscribe): for displays. Its queue is bounded; when it is full the
+///   oldest event is dropped and the subscriber is told how many it missed
+///   ([`Received::Lagged`](crate::Received::Lagged)), after which it may
+///   [`resync`](Subscriber::resync) from a snapshot.
+///
+/// Emitting never waits for a subscriber: each one has its own queue, filled under a short lock
+/// in O(1). Every subscriber sees events in the same order, that of `seq`.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    handle: Arc<Handle>,
+}
+
+/// Closes the bus when the last emitting handle goes.
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+/// What emitters and subscribers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) roster: Roster,
+    pub(crate) start: Instant,
+    pub(crate) window: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    next_seq: u64,
+    last_at_ms: u64,
+    /// The latest `window` events, for resuming subscribers.
+    pub(crate) recent: VecDeque<Arc<Event>>,
+    pub(crate) tracker: Tracker,
+    pub(crate) inboxes: Vec<Arc<Inbox>>,
+    pub(crate) closed: bool,
+}
+
+impl State {
+    /// The seq of the last event emitted (0 before any).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves consistent data (every update is a
+        // few plain assignments): keep going rather than poison every emitter.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn snapshot_locked(&self, state: &State) -> BatchSnapshot {
+        state.tracker.snapshot(self.now_ms())
+    }
+
+    fn close(&self) {
+        let mut state = self.lock();
+        if state.closed {
+            return;
+        }
+        state.closed = true;
+        for inbox in &state.inboxes {
+            inbox.close();
+        }
+    }
+
+    pub(crate) fn unsubscribe(&self, inbox: &Arc<Inbox>) {
+        let mut state = self.lock();
+        state.inboxes.retain(|other| !Arc::ptr_eq(other, inbox));
+    }
+}
+
+impl Bus {
+    /// A bus for the roster's calls, with default settings.
+    pub fn new(roster: Roster) -> Bus {
+        Bus::builder(roster).build()
+    }
+
+    /// A builder for a bus of the roster's calls.
+    pub fn builder(roster: Roster) -> BusBuilder {
+        BusBuilder {
+            roster,
+            config: Config {
+                window: DEFAULT_WINDOW,
+                estimator: Estimator::new(),
+                start: None,
+            },
+        }
+    }
+
+    /// Emits what happened to call `i` (its position in the plan). Returns the event's `seq`,
+    /// or `None` when the bus is closed or has no call `i`.
+    ///
+    /// Never waits for a subscriber and never fails for one.
+    pub fn emit(&self, call: usize, kind: EventKind) -> Option<u64> {
+        self.emit_inner(call, kind, None)
+    }
+
+    /// Emits as [`emit`](Bus::emit) does, with the call's arguments or output when the call
+    /// opted in ([`Roster::reveal`]); `detail` is not even called otherwise.
+    pub fn emit_with_detail(
+        &self,
+        call: usize,
+        kind: EventKind,
+        detail: impl FnOnce() -> Value,
+    ) -> Option<u64> {
+        let shared = &self.handle.shared;
+        let detail = shared.roster.reveals(call).then(|| Arc::new(detail()));
+        self.emit_inner(call, kind, detail)
+    }
+
+    fn emit_inner(&self, call: usize, kind: EventKind, detail: Option<Arc<Value>>) -> Option<u64> {
+        let shared = &*self.handle.shared;
+        let info = shared.roster.call(call)?;
+        // Read the clock outside the lock; `at_ms` is made monotonic under it.
+        let now = shared.now_ms();
+        let mut state = shared.lock();
+        if state.closed {
+            return None;
+        }
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        let at_ms = now.max(state.last_at_ms);
+        state.last_at_ms = at_ms;
+        state.tracker.apply_at(call, seq, at_ms, &kind);
+        if shared.window == 0 && state.inboxes.is_empty() {
+            // Nobody listens and nothing is kept: the tracker has it all.
+            return Some(seq);
+        }
+        let event = Arc::new(Event {
+            seq,
+            at_ms,
+            call: info.id.clone(),
+            tool: info.tool.clone(),
+            kind,
+            detail,
+        });
+        for inbox in &state.inboxes {
+            inbox.push(&event);
+        }
+        if shared.window > 0 {
+            if state.recent.len() == shared.window {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(event);
+        }
+        Some(seq)
+    }
+
+    /// A reporter for call `i`, to hand to its tool; `None` when the bus has no call `i`.
+    pub fn reporter(&self, call: usize) -> Option<Reporter> {
+        (call < self.handle.shared.roster.len()).then(|| Reporter::new(self.clone(), call))
+    }
+
+    /// A display subscriber that receives events from now on, with a queue of
+    /// [`window`](BusBuilder::window) events ([`DEFAULT_WINDOW`] when the window is 0).
+    pub fn subscribe(&self) -> Subscriber {
+        let capacity = match self.handle.shared.window {
+            0 => DEFAULT_WINDOW,
+            w => w,
+        };
+        self.subscribe_with_capacity(capacity)
+    }
+
+    /// A display subscriber whose queue holds `capacity` events (at least 1).
+    pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscriber {
+        let shared = &self.handle.shared;
+        let mut state = shared.lock();
+        let inbox = Arc::new(Inbox::new(Some(capacity.max(1)), state.closed));
+        state.inboxes.push(inbox.clone());
+        drop(state);
+        Subscriber::new(shared.clone(), inbox)
+    }
+
+    /// A display subscriber that resumes after event `after_seq` (the SSE `Last-Event-ID`): it
+    /// first receives the kept events that came after it, then live ones. When some of those
+    /// are no longer kept, its first message is [`Received::Lagged`](crate::Received::Lagged)
+    /// with how many; it may then [`resync`](Subscriber::resync). `after_seq` 0 means from the
+    /// start of the batch.
+    pub fn subscribe_from(&self, after_seq: u64) -> Subscriber {
+        let shared = &self.handle.shared;
+        let capacity = match shared.window {
+            0 => DEFAULT_WINDOW,
+            w => w,
+        };
+        let mut state = shared.lock();
+        let inbox = Arc::new(Inbox::new(Some(capacity), state.closed));
+        let first_kept = state.recent.front().map_or(state.next_seq, |e| e.seq);
+        let missed = first_kept.saturating_sub(after_seq.saturating_add(1));
+        inbox.prefill(
+            missed,
+            state.recent.iter().filter(|e| e.seq > after_seq).cloned(),
+        );
+        state.inboxes.push(inbox.clone());
+        drop(state);
+        Subscriber::new(shared.clone(), inbox)
+    }
+
+    /// A lossless subscriber: every event from now on, in order, none dropped.
+    pub fn subscribe_lossless(&self) -> LosslessSubscriber {
+        self.subscribe_lossless_with_snapshot().1
+    }
+
+    /// A lossless subscriber and the snapshot it starts from, taken at once: the subscriber
+    /// receives exactly the events after the snapshot's `seq`.
+    pub fn subscribe_lossless_with_snapshot(&self) -> (BatchSnapshot, LosslessSubscriber) {
+        let shared = &self.handle.shared;
+        let mut state = shared.lock();
+        let snapshot = shared.snapshot_locked(&state);
+        let inbox = Arc::new(Inbox::new(None, state.closed));
+        state.inboxes.push(inbox.clone());
+        drop(state);
+        (snapshot, LosslessSubscriber::new(shared.clone(), inbox))
+    }
+
+    /// Where the batch stands now.
+    pub fn snapshot(&self) -> BatchSnapshot {
+        let shared = &self.handle.shared;
+        let state = shared.lock();
+        shared.snapshot_locked(&state)
+    }
+
+    /// The batch's ETA now (see [`Tracker::eta`]).
+    pub fn eta(&self) -> Eta {
+        let shared = &self.handle.shared;
+        let now = shared.now_ms();
+        shared.lock().tracker.eta(now)
+    }
+
+    /// The estimates, refined by the calls of this batch that completed.
+    pub fn estimator(&self) -> Estimator {
+        self.handle.shared.lock().tracker.estimator().clone()
+    }
+
+    /// A copy of the tracker, for reading several things at one moment.
+    pub fn tracker(&self) -> Tracker {
+        self.handle.shared.lock().tracker.clone()
+    }
+
+    /// The calls of the batch.
+    pub fn roster(&self) -> &Roster {
+        &self.handle.shared.roster
+    }
+
+    /// Milliseconds since the batch started.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.handle.shared.now_ms()
+    }
+
+    /// When the batch started.
+    pub fn started_at(&self) -> Instant {
+        self.handle.shared.start
+    }
+
+    /// The instant `ms` milliseconds after the batch started (for `tokio::time::sleep_until`,
+    /// for example until [`Heartbeats::next_due_ms`](crate::Heartbeats::next_due_ms)).
+    pub fn instant_at(&self, ms: u64) -> Instant {
+        self.handle.shared.start + std::time::Duration::from_millis(ms)
+    }
+
+    /// The seq of the last event emitted (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        self.handle.shared.lock().last_seq()
+    }
+
+    /// How many subscribers are attached.
+    pub fn subscribers(&self) -> usize {
+        self.handle.shared.lock().inboxes.len()
+    }
+
+    /// The most events waiting in one subscriber's queue: how far the slowest lags.
+    pub fn backlog(&self) -> usize {
+        let state = self.handle.shared.lock();
+        state.inboxes.iter().map(|i| i.len()).max().unwrap_or(0)
+    }
+
+    /// Closes the bus: later events are refused; subscribers receive what is queued, then
+    /// `None`. Late subscribers (a client resuming its stream) still get the kept events.
+    pub fn close(&self) {
+        self.handle.shared.close();
+    }
+
+    /// Whether the bus is closed.
+    pub fn is_closed(&self) -> bool {
+        self.handle.shared.lock().closed
+    }
+}
