@@ -236,7 +236,11 @@ impl BatchHandle {
     /// making one (its [`outcomes`](BatchHandle::outcomes) say it all).
     pub async fn snapshot(&self) -> Option<BatchSnapshot> {
         let (reply, answer) = oneshot::channel();
-        if self.inner.commands.send(Command::Snapshot { reply }).is_ok()
+        if self
+            .inner
+            .commands
+            .send(Command::Snapshot { reply })
+            .is_ok()
             && let Ok(snapshot) = answer.await
         {
             return snapshot;

@@ -176,7 +176,10 @@ impl Driver {
         let config = &engine.config;
         let limit = match plan.strategy {
             Strategy::Sequential => 1,
-            _ => plan.max_concurrency.unwrap_or(config.max_concurrency).max(1),
+            _ => plan
+                .max_concurrency
+                .unwrap_or(config.max_concurrency)
+                .max(1),
         };
         let deadline_at = plan.deadline_ms.map(|ms| start + Duration::from_millis(ms));
         let graph = Graph::new(dag);
@@ -277,8 +280,12 @@ impl Driver {
     }
 
     fn now_ms(&self) -> u64 {
-        u64::try_from(Instant::now().saturating_duration_since(self.start).as_millis())
-            .unwrap_or(u64::MAX)
+        u64::try_from(
+            Instant::now()
+                .saturating_duration_since(self.start)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX)
     }
 
     fn tier(&self, i: usize) -> u8 {
@@ -333,13 +340,21 @@ impl Driver {
     }
 
     fn redact_fields(&self, i: usize) -> &[String] {
-        self.entries[i].as_ref().map_or(&[], |e| e.redact.as_slice())
+        self.entries[i]
+            .as_ref()
+            .map_or(&[], |e| e.redact.as_slice())
     }
 
     // ---- outcomes and the cascade ----------------------------------------------------------
 
     /// Gives call `i` its one outcome, and queues its dependents for [`Driver::cascade`].
-    fn record(&mut self, i: usize, status: Status, output: Option<Value>, error: Option<CallError>) {
+    fn record(
+        &mut self,
+        i: usize,
+        status: Status,
+        output: Option<Value>,
+        error: Option<CallError>,
+    ) {
         let now = self.now_ms();
         let slot = &mut self.slots[i];
         if slot.state == State::Done {
@@ -390,7 +405,13 @@ impl Driver {
     }
 
     /// Records and cascades.
-    fn finish(&mut self, i: usize, status: Status, output: Option<Value>, error: Option<CallError>) {
+    fn finish(
+        &mut self,
+        i: usize,
+        status: Status,
+        output: Option<Value>,
+        error: Option<CallError>,
+    ) {
         self.record(i, status, output, error);
         self.cascade();
         self.check_fail_fast();
@@ -417,8 +438,7 @@ impl Driver {
                     continue;
                 }
                 self.slots[v].deps_left = self.slots[v].deps_left.saturating_sub(1);
-                if !ok && self.slots[v].blocked_by == NO_CALL && self.graph.requires_success(u, v)
-                {
+                if !ok && self.slots[v].blocked_by == NO_CALL && self.graph.requires_success(u, v) {
                     self.slots[v].blocked_by = u as u32;
                     if self.plan.calls[v].on_dependency_failure == OnDependencyFailure::Skip {
                         let error = self.dependency_error(u);
@@ -758,7 +778,12 @@ impl Driver {
         });
     }
 
-    fn on_acquired(&mut self, i: usize, result: Result<(volley_resources::Permit, Value), Failure>, cx: &mut Context<'_>) {
+    fn on_acquired(
+        &mut self,
+        i: usize,
+        result: Result<(volley_resources::Permit, Value), Failure>,
+        cx: &mut Context<'_>,
+    ) {
         if self.slots[i].state != State::Acquiring {
             self.in_flight -= 1;
             return;
@@ -768,11 +793,17 @@ impl Driver {
                 let token = self.slots[i].token.clone().unwrap_or_default();
                 match self.entries[i].clone() {
                     Some(entry) => self.launch(i, &entry, args, Some(permit), token, cx),
-                    None => self.on_attempt_done(i, Err(Failure::new(ErrorKind::UnknownTool, "unknown tool"))),
+                    None => self.on_attempt_done(
+                        i,
+                        Err(Failure::new(ErrorKind::UnknownTool, "unknown tool")),
+                    ),
                 }
             }
             Ok(_) => {
-                let failure = Failure::new(ErrorKind::Cancelled, "cancelled while waiting for resources");
+                let failure = Failure::new(
+                    ErrorKind::Cancelled,
+                    "cancelled while waiting for resources",
+                );
                 self.on_attempt_done(i, Err(failure));
             }
             Err(failure) => self.on_attempt_done(i, Err(failure)),
@@ -947,31 +978,53 @@ impl Driver {
     /// The batch deadline passed: every call without an outcome gets one now, and the batch's
     /// outcomes are published at once; running calls are cancelled in the background.
     fn on_deadline(&mut self) {
-        self.stop = Some(Stop::Deadline);
+        if self.stop.is_none() {
+            self.stop = Some(Stop::Deadline);
+        }
         self.input_open = false;
         self.ready.clear();
         self.parked.clear();
         let ms = self.plan.deadline_ms.unwrap_or(0);
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
-            let (status, message) = match slot.state {
+            let (status, error) = match slot.state {
                 State::Done => continue,
+                State::Running | State::Acquiring if slot.cancel_requested => {
+                    // Cancelled before the deadline, still in its grace period.
+                    let mut error = self.cancel_error(None);
+                    error.message = format!(
+                        "{}; the batch deadline of {ms} ms passed before it stopped",
+                        error.message
+                    );
+                    (Status::Cancelled, error)
+                }
                 State::Running | State::Acquiring => {
                     if let Some(token) = &slot.token {
                         token.cancel();
                     }
-                    (Status::Timeout, format!("the batch deadline of {ms} ms passed while it ran"))
+                    let message = format!("the batch deadline of {ms} ms passed while it ran");
+                    (
+                        Status::Timeout,
+                        CallError::new(ErrorKind::DeadlineExceeded, message),
+                    )
                 }
-                _ if slot.attempts > 0 => (
-                    Status::Timeout,
-                    format!("the batch deadline of {ms} ms passed before its next attempt"),
-                ),
-                _ => (
-                    Status::Skipped,
-                    format!("not run: the batch deadline of {ms} ms passed before it started"),
-                ),
+                _ if slot.attempts > 0 => {
+                    let message =
+                        format!("the batch deadline of {ms} ms passed before its next attempt");
+                    (
+                        Status::Timeout,
+                        CallError::new(ErrorKind::DeadlineExceeded, message),
+                    )
+                }
+                _ => {
+                    let message =
+                        format!("not run: the batch deadline of {ms} ms passed before it started");
+                    (
+                        Status::Skipped,
+                        CallError::new(ErrorKind::DeadlineExceeded, message),
+                    )
+                }
             };
-            let error = CallError::new(ErrorKind::DeadlineExceeded, message);
             self.record(i, status, None, Some(error));
         }
         self.worklist.clear();
@@ -1028,10 +1081,13 @@ impl Driver {
         let estimate = entry.as_ref().and_then(|e| e.estimate_ms);
         let deps = self.graph.add(&self.plan.calls, &call, &access, estimate)?;
         let i = self.plan.calls.len();
-        call.access.extend(access.into_iter().filter(|k| k.key != EXCLUSIVE_KEY));
+        call.access
+            .extend(access.into_iter().filter(|k| k.key != EXCLUSIVE_KEY));
         // Not more urgent than what it waits for, so the `priority` barrier cannot deadlock.
         let own = match call.priority {
-            volley_planner::Priority::Normal => entry.as_ref().map_or(volley_planner::Priority::Normal, |e| e.priority),
+            volley_planner::Priority::Normal => entry
+                .as_ref()
+                .map_or(volley_planner::Priority::Normal, |e| e.priority),
             other => other,
         };
         let tier = deps
@@ -1110,11 +1166,22 @@ impl Driver {
                 bus.emit(i, EventKind::Queued);
             }
             if slot.attempts > 0 && slot.started_ms != NONE_MS {
-                bus.emit(i, EventKind::Started { attempt: slot.attempts });
+                bus.emit(
+                    i,
+                    EventKind::Started {
+                        attempt: slot.attempts,
+                    },
+                );
             }
             match slot.state {
                 State::Backoff => {
-                    bus.emit(i, EventKind::Retrying { attempt: slot.attempts + 1, delay_ms: 0 });
+                    bus.emit(
+                        i,
+                        EventKind::Retrying {
+                            attempt: slot.attempts + 1,
+                            delay_ms: 0,
+                        },
+                    );
                 }
                 State::Done => {
                     let published = self.completion.done.get();
@@ -1268,7 +1335,6 @@ impl Future for Driver {
                 }
             }
             if let Some(deadline) = &mut this.deadline
-                && this.stop.is_none()
                 && !this.published
                 && deadline.as_mut().poll(cx).is_ready()
             {

@@ -3,8 +3,10 @@
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
-use volley_planner::{Bindings, Call, Dag, Reference, Target, closest_names, scan_args, validate_id};
 use volley_planner::{AccessKey, AccessTracker, DEFAULT_ESTIMATE_MS};
+use volley_planner::{
+    Bindings, Call, Dag, Reference, Target, closest_names, scan_args, validate_id,
+};
 
 use crate::error::AddError;
 

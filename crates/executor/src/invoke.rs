@@ -229,8 +229,10 @@ impl Future for Acquiring {
             return Poll::Ready((this.call, result));
         }
         if this.cancel.poll_cancelled(cx).is_ready() {
-            let failure =
-                Failure::new(ErrorKind::Cancelled, "cancelled while waiting for resources");
+            let failure = Failure::new(
+                ErrorKind::Cancelled,
+                "cancelled while waiting for resources",
+            );
             return Poll::Ready((this.call, Err(failure)));
         }
         Poll::Pending

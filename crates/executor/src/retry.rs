@@ -139,7 +139,10 @@ mod tests {
         let call = policy(1, 1);
         let tool = policy(2, 2);
         let default = policy(3, 3);
-        assert_eq!(super::policy(Some(call), Some(tool), Some(default)), Some(call));
+        assert_eq!(
+            super::policy(Some(call), Some(tool), Some(default)),
+            Some(call)
+        );
         assert_eq!(super::policy(None, Some(tool), Some(default)), Some(tool));
         assert_eq!(super::policy(None, None, Some(default)), Some(default));
         assert_eq!(max_attempts(None), 1);

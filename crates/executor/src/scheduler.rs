@@ -125,7 +125,13 @@ mod tests {
     #[test]
     fn keys_order_by_tier_then_remaining_then_plan_order() {
         // (tier, remaining, index) for each strategy, and the order expected.
-        let calls = [(2u8, 100u64, 0u32), (2, 500, 1), (0, 10, 2), (2, 500, 3), (4, 900, 4)];
+        let calls = [
+            (2u8, 100u64, 0u32),
+            (2, 500, 1),
+            (0, 10, 2),
+            (2, 500, 3),
+            (4, 900, 4),
+        ];
         for (strategy, expected) in [
             (Strategy::Parallel, vec![2, 1, 3, 0, 4]),
             (Strategy::Priority, vec![2, 1, 3, 0, 4]),

@@ -153,7 +153,7 @@ impl SubagentTool {
         let allowed_here = task
             .allowed_tools
             .as_ref()
-            .is_none_or(|allowed| allowed.iter().any(|t| *t == self.name));
+            .is_none_or(|allowed| allowed.contains(&self.name));
         if self.depth + 1 < self.max_depth && allowed_here {
             let mut deeper = self.clone();
             deeper.depth += 1;
@@ -163,11 +163,7 @@ impl SubagentTool {
         tools
     }
 
-    async fn run_one(
-        &self,
-        task: SubagentTask,
-        ctx: ToolContext,
-    ) -> SubagentResult {
+    async fn run_one(&self, task: SubagentTask, ctx: ToolContext) -> SubagentResult {
         let label = task.label.clone();
         let tools = self.registry_for(&task);
         let start = Instant::now();
@@ -237,7 +233,9 @@ impl Tool for SubagentTool {
         let mut failed_first: Option<String> = None;
         loop {
             while running.len() < limit && failed_first.is_none() && !group.is_cancelled() {
-                let Some((i, task)) = waiting.next() else { break };
+                let Some((i, task)) = waiting.next() else {
+                    break;
+                };
                 let sub = ToolContext::new(format!("{}/{}", ctx.call_id(), task.label))
                     .with_cancellation(group.child_token());
                 let sub = match ctx.deadline() {

@@ -257,7 +257,9 @@ impl Tool for ScriptedTool {
 
     async fn call(&self, args: Value, ctx: ToolContext) -> Result<Value, ToolError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let _guard = self.observer.enter(&self.name, ctx.call_id(), ctx.attempt());
+        let _guard = self
+            .observer
+            .enter(&self.name, ctx.call_id(), ctx.attempt());
         if !self.latency.is_zero() {
             if self.steps > 0 {
                 let step = self.latency / self.steps;

@@ -24,7 +24,11 @@ async fn every_step_of_every_call_is_appended_and_secrets_are_redacted() {
     let path = dir.path().join("audit.jsonl");
     let mut registry = Registry::new();
     registry
-        .register(ScriptedTool::new("login").latency_ms(10).redact(&["password"]))
+        .register(
+            ScriptedTool::new("login")
+                .latency_ms(10)
+                .redact(&["password"]),
+        )
         .unwrap()
         .register(
             ScriptedTool::new("flaky")
@@ -32,9 +36,17 @@ async fn every_step_of_every_call_is_appended_and_secrets_are_redacted() {
                 .fail_on(1, ToolError::transient("503")),
         )
         .unwrap()
-        .register(ScriptedTool::new("boom").latency_ms(5).panic_on(1, "kaboom"))
+        .register(
+            ScriptedTool::new("boom")
+                .latency_ms(5)
+                .panic_on(1, "kaboom"),
+        )
         .unwrap()
-        .register(ScriptedTool::new("hang").latency_ms(60_000).ignore_cancellation())
+        .register(
+            ScriptedTool::new("hang")
+                .latency_ms(60_000)
+                .ignore_cancellation(),
+        )
         .unwrap();
     let sink = Arc::new(JsonLinesSink::append(&path).unwrap());
     let engine = Engine::builder(registry)
@@ -70,7 +82,16 @@ async fn every_step_of_every_call_is_appended_and_secrets_are_redacted() {
             .collect()
     };
     assert_eq!(of("login"), ["submitted", "started", "finished"]);
-    assert_eq!(of("flaky"), ["submitted", "started", "attempt_failed", "started", "finished"]);
+    assert_eq!(
+        of("flaky"),
+        [
+            "submitted",
+            "started",
+            "attempt_failed",
+            "started",
+            "finished"
+        ]
+    );
     assert_eq!(of("boom"), ["submitted", "started", "finished"]);
     assert_eq!(of("hang"), ["submitted", "started", "finished"]);
     assert_eq!(of("missing"), ["submitted", "finished"]);
@@ -78,8 +99,14 @@ async fn every_step_of_every_call_is_appended_and_secrets_are_redacted() {
         .iter()
         .find(|r| r["call"] == "login" && r["event"] == "started")
         .unwrap();
-    assert_eq!(started["args"], json!({"user": "ann", "password": "[redacted]"}));
-    let retry = records.iter().find(|r| r["event"] == "attempt_failed").unwrap();
+    assert_eq!(
+        started["args"],
+        json!({"user": "ann", "password": "[redacted]"})
+    );
+    let retry = records
+        .iter()
+        .find(|r| r["event"] == "attempt_failed")
+        .unwrap();
     assert!(retry["retry_in_ms"].as_u64().unwrap() <= 20);
     let finished = |call: &str| {
         records

@@ -79,7 +79,10 @@ async fn retries_stop_at_the_policy_and_permanent_errors_are_not_retried() {
     let engine = Engine::builder(registry(vec![flaky, broken]))
         .default_retry(Some(retry(4, 10)))
         .build();
-    let plan = Plan::new(vec![Call::new("flaky", json!({})), Call::new("broken", json!({}))]);
+    let plan = Plan::new(vec![
+        Call::new("flaky", json!({})),
+        Call::new("broken", json!({})),
+    ]);
     let outcomes = engine.run(plan).unwrap().wait().await;
     assert_eq!(flaky_n.load(Ordering::Relaxed), 4);
     assert_eq!(broken_n.load(Ordering::Relaxed), 1);
@@ -128,7 +131,10 @@ async fn a_call_past_its_timeout_times_out_and_may_be_retried() {
     assert_eq!(outcomes[0].status, Status::Timeout);
     assert_eq!(outcomes[0].error_kind(), Some(ErrorKind::Timeout));
     assert_eq!(outcomes[0].attempts, 2);
-    assert_eq!(outcomes[0].ended_at_ms, 210, "100 ms, a 10 ms pause, 100 ms");
+    assert_eq!(
+        outcomes[0].ended_at_ms, 210,
+        "100 ms, a 10 ms pause, 100 ms"
+    );
     assert_eq!(attempts.load(Ordering::Relaxed), 2);
     assert_eq!(outcomes[1].status, Status::Timeout);
     assert_eq!(outcomes[1].ended_at_ms, 50, "the tool's own timeout");
@@ -139,7 +145,9 @@ async fn a_call_past_its_timeout_times_out_and_may_be_retried() {
 async fn at_the_deadline_the_partial_results_come_back_at_once() {
     let engine = engine(vec![
         ScriptedTool::new("fast").latency_ms(1_000),
-        ScriptedTool::new("slow").latency_ms(5_000).ignore_cancellation(),
+        ScriptedTool::new("slow")
+            .latency_ms(5_000)
+            .ignore_cancellation(),
         ScriptedTool::new("after").latency_ms(10),
     ]);
     let mut plan = Plan::new(vec![
@@ -151,7 +159,11 @@ async fn at_the_deadline_the_partial_results_come_back_at_once() {
     plan.deadline_ms = Some(3_000);
     let start = tokio::time::Instant::now();
     let outcomes = engine.run(plan).unwrap().wait().await;
-    assert_eq!(start.elapsed(), Duration::from_millis(3_000), "not a moment later");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(3_000),
+        "not a moment later"
+    );
     assert_eq!(outcomes.count(Status::Ok), 2, "I got two of three");
     assert_eq!(outcomes[2].status, Status::Timeout);
     assert_eq!(outcomes[2].error_kind(), Some(ErrorKind::DeadlineExceeded));
@@ -164,7 +176,9 @@ async fn at_the_deadline_the_partial_results_come_back_at_once() {
 async fn cancel_accounts_for_every_call_within_the_grace_period() {
     let observer = Observer::new();
     let engine = Engine::builder(registry(vec![
-        ScriptedTool::new("polite").latency_ms(10_000).observer(&observer),
+        ScriptedTool::new("polite")
+            .latency_ms(10_000)
+            .observer(&observer),
         ScriptedTool::new("stubborn")
             .latency_ms(10_000)
             .ignore_cancellation()
@@ -183,10 +197,20 @@ async fn cancel_accounts_for_every_call_within_the_grace_period() {
     let barge_in = tokio::time::Instant::now();
     batch.cancel();
     let outcomes = batch.wait().await;
-    assert_eq!(barge_in.elapsed(), Duration::from_millis(500), "the grace period, no more");
+    assert_eq!(
+        barge_in.elapsed(),
+        Duration::from_millis(500),
+        "the grace period, no more"
+    );
     assert_eq!(outcomes.len(), 3);
-    assert!(outcomes.iter().all(|o| o.status == Status::Cancelled), "{outcomes:?}");
-    assert_eq!(outcomes[0].ended_at_ms, 200, "the polite tool stopped at once");
+    assert!(
+        outcomes.iter().all(|o| o.status == Status::Cancelled),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes[0].ended_at_ms, 200,
+        "the polite tool stopped at once"
+    );
     assert_eq!(outcomes[1].ended_at_ms, 700, "the stubborn one was dropped");
     assert!(outcomes[1].message().unwrap().contains("grace period"));
     assert_eq!(outcomes[2].attempts, 0);
@@ -219,7 +243,10 @@ async fn cancelling_one_call_skips_its_dependents_only() {
     assert_eq!(outcomes[0].status, Status::Cancelled);
     assert_eq!(outcomes[0].ended_at_ms, 100);
     assert_eq!(outcomes[1].status, Status::Skipped);
-    assert_eq!(outcomes[1].error.as_ref().unwrap().upstream.as_deref(), Some("long"));
+    assert_eq!(
+        outcomes[1].error.as_ref().unwrap().upstream.as_deref(),
+        Some("long")
+    );
     assert_eq!(outcomes[2].status, Status::Ok);
     assert_eq!(
         batch.cancel_call("free").await,
@@ -230,7 +257,9 @@ async fn cancelling_one_call_skips_its_dependents_only() {
 #[tokio::test(start_paused = true)]
 async fn fail_fast_cancels_the_rest_naming_the_failure() {
     let engine = engine(vec![
-        ScriptedTool::new("bad").latency_ms(50).fail_permanently("no"),
+        ScriptedTool::new("bad")
+            .latency_ms(50)
+            .fail_permanently("no"),
         ScriptedTool::new("slow").latency_ms(1_000),
         ScriptedTool::new("queued").latency_ms(10),
     ]);
@@ -252,9 +281,13 @@ async fn fail_fast_cancels_the_rest_naming_the_failure() {
 #[tokio::test(start_paused = true)]
 async fn failures_cascade_to_dependents_unless_they_run_anyway() {
     let engine = engine(vec![
-        ScriptedTool::new("find").latency_ms(10).fail_permanently("not found"),
+        ScriptedTool::new("find")
+            .latency_ms(10)
+            .fail_permanently("not found"),
         ScriptedTool::new("use").latency_ms(10),
-        ScriptedTool::new("order_only").latency_ms(10).access_from("file", true),
+        ScriptedTool::new("order_only")
+            .latency_ms(10)
+            .access_from("file", true),
     ]);
     let mut anyway = Call::new("use", json!({"contact": "$find.id"})).with_id("anyway");
     anyway.on_dependency_failure = OnDependencyFailure::Run;
@@ -269,22 +302,41 @@ async fn failures_cascade_to_dependents_unless_they_run_anyway() {
     let direct = &outcomes[1];
     assert_eq!(direct.status, Status::Skipped);
     assert_eq!(direct.error_kind(), Some(ErrorKind::DependencyFailed));
-    assert_eq!(direct.message(), Some("not run: the call `find` it depends on failed"));
-    assert_eq!(outcomes[2].error.as_ref().unwrap().upstream.as_deref(), Some("direct"));
-    assert_eq!(outcomes[2].message(), Some("not run: the call `direct` it depends on was skipped"));
-    assert_eq!(outcomes[3].status, Status::Ok, "it ran with the failure visible");
+    assert_eq!(
+        direct.message(),
+        Some("not run: the call `find` it depends on failed")
+    );
+    assert_eq!(
+        outcomes[2].error.as_ref().unwrap().upstream.as_deref(),
+        Some("direct")
+    );
+    assert_eq!(
+        outcomes[2].message(),
+        Some("not run: the call `direct` it depends on was skipped")
+    );
+    assert_eq!(
+        outcomes[3].status,
+        Status::Ok,
+        "it ran with the failure visible"
+    );
     assert_eq!(
         outcomes[3].output.as_ref().unwrap()["echo"]["contact"]["error"]["kind"],
         "permanent"
     );
-    assert_eq!(outcomes[4].status, Status::Ok, "an access-only edge orders but does not cascade");
+    assert_eq!(
+        outcomes[4].status,
+        Status::Ok,
+        "an access-only edge orders but does not cascade"
+    );
     assert_eq!(outcomes[4].started_at_ms, Some(10));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_tool_fails_alone() {
     let engine = engine(vec![
-        ScriptedTool::new("boom").latency_ms(10).panic_on(1, "index out of bounds"),
+        ScriptedTool::new("boom")
+            .latency_ms(10)
+            .panic_on(1, "index out of bounds"),
         ScriptedTool::new("fine").latency_ms(20),
         ScriptedTool::new("instant_boom").panic_on(1, "at once"),
     ]);
@@ -295,7 +347,10 @@ async fn a_panicking_tool_fails_alone() {
     ]);
     let outcomes = engine.run(plan).unwrap().wait().await;
     assert_eq!(outcomes[0].error_kind(), Some(ErrorKind::Panic));
-    assert_eq!(outcomes[0].message(), Some("the tool panicked: index out of bounds"));
+    assert_eq!(
+        outcomes[0].message(),
+        Some("the tool panicked: index out of bounds")
+    );
     assert_eq!(outcomes[1].status, Status::Ok);
     assert_eq!(outcomes[2].message(), Some("the tool panicked: at once"));
     // The engine goes on.
@@ -331,10 +386,17 @@ async fn unknown_tools_and_bad_arguments_fail_alone_and_the_tool_never_runs() {
     assert_eq!(outcomes[0].attempts, 0);
     assert_eq!(outcomes[1].error_kind(), Some(ErrorKind::InvalidArguments));
     let message = outcomes[1].message().unwrap();
-    assert!(message.contains("/city") && message.contains("string"), "{message}");
+    assert!(
+        message.contains("/city") && message.contains("string"),
+        "{message}"
+    );
     assert_eq!(outcomes[2].status, Status::Ok);
     assert_eq!(outcomes[3].status, Status::Ok);
-    assert_eq!(attempts.load(Ordering::Relaxed), 1, "only the valid call ran");
+    assert_eq!(
+        attempts.load(Ordering::Relaxed),
+        1,
+        "only the valid call ran"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -351,7 +413,10 @@ async fn a_false_condition_skips_with_the_reason() {
     let outcomes = engine.run(plan).unwrap().wait().await;
     assert_eq!(outcomes[1].status, Status::Skipped);
     assert_eq!(outcomes[1].error_kind(), Some(ErrorKind::ConditionFalse));
-    assert_eq!(outcomes[1].message(), Some("not run: its condition `$check.busy` is false"));
+    assert_eq!(
+        outcomes[1].message(),
+        Some("not run: its condition `$check.busy` is false")
+    );
     assert_eq!(outcomes[2].status, Status::Ok);
 }
 
@@ -367,7 +432,11 @@ async fn an_unresolvable_reference_is_invalid_arguments() {
     ]);
     let outcomes = engine.run(plan).unwrap().wait().await;
     assert_eq!(outcomes[1].error_kind(), Some(ErrorKind::InvalidArguments));
-    assert!(outcomes[1].message().unwrap().contains("args.id"), "{:?}", outcomes[1].message());
+    assert!(
+        outcomes[1].message().unwrap().contains("args.id"),
+        "{:?}",
+        outcomes[1].message()
+    );
 }
 
 #[test]

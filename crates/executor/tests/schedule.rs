@@ -47,7 +47,11 @@ async fn three_independent_calls_finish_with_the_slowest() {
         ]
     );
     assert_eq!(outcomes.elapsed_ms(), 200);
-    assert!(outcomes.iter().all(|o| o.status == Status::Ok && o.attempts == 1));
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.status == Status::Ok && o.attempts == 1)
+    );
     assert_eq!(outcomes[1].duration_ms, 200);
 }
 
@@ -65,7 +69,10 @@ async fn dependencies_run_in_three_waves_with_outputs_substituted() {
     ]);
     let plan = Plan::new(vec![
         Call::new("find_contact", json!({"email": "john@example.com"})),
-        Call::new("check_crm", json!({"contact_id": "$find_contact.id", "note": "for ${find_contact.name}"})),
+        Call::new(
+            "check_crm",
+            json!({"contact_id": "$find_contact.id", "note": "for ${find_contact.name}"}),
+        ),
         Call::new("check_calendar", json!({"who": "${find_contact.name}"})),
         Call::new("send_invite", json!({"slot": "$check_calendar.free[0]"})).after("check_crm"),
     ]);
@@ -88,19 +95,27 @@ async fn dependencies_run_in_three_waves_with_outputs_substituted() {
 #[tokio::test(start_paused = true)]
 async fn the_plan_limit_caps_calls_in_flight() {
     let observer = Observer::new();
-    let engine = engine(vec![ScriptedTool::new("work").latency_ms(10).observer(&observer)]);
+    let engine = engine(vec![
+        ScriptedTool::new("work").latency_ms(10).observer(&observer),
+    ]);
     let mut plan = Plan::new((0..25).map(|_| Call::new("work", json!({}))).collect());
     plan.max_concurrency = Some(4);
     let outcomes = engine.run(plan).unwrap().wait().await;
     assert_eq!(observer.peak(), 4);
-    assert_eq!(outcomes.elapsed_ms(), 70, "25 calls, 4 at a time: 7 rounds of 10 ms");
+    assert_eq!(
+        outcomes.elapsed_ms(),
+        70,
+        "25 calls, 4 at a time: 7 rounds of 10 ms"
+    );
     assert_eq!(observer.in_flight(), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_default_limit_is_ten() {
     let observer = Observer::new();
-    let engine = engine(vec![ScriptedTool::new("work").latency_ms(10).observer(&observer)]);
+    let engine = engine(vec![
+        ScriptedTool::new("work").latency_ms(10).observer(&observer),
+    ]);
     let plan = Plan::new((0..30).map(|_| Call::new("work", json!({}))).collect());
     let outcomes = engine.run(plan).unwrap().wait().await;
     assert_eq!(observer.peak(), 10);
@@ -203,7 +218,9 @@ async fn a_tool_that_is_not_concurrency_safe_runs_alone() {
 #[tokio::test(start_paused = true)]
 async fn ready_calls_start_by_priority_then_longest_remaining_path() {
     let observer = Observer::new();
-    let engine = engine(vec![ScriptedTool::new("t").latency_ms(10).observer(&observer)]);
+    let engine = engine(vec![
+        ScriptedTool::new("t").latency_ms(10).observer(&observer),
+    ]);
     let mut calls = vec![
         Call::new("t", json!({})).with_id("low"),
         Call::new("t", json!({})).with_id("short").estimated_ms(10),
@@ -259,7 +276,9 @@ async fn the_priority_strategy_runs_each_tier_after_the_more_urgent_ones() {
         Call::new("fast", json!({})).with_id("normal"),
         // A critical call waiting for a background one lifts it (no deadlock).
         Call::new("fast", json!({})).with_id("lifted"),
-        Call::new("fast", json!({})).with_id("critical").after("lifted"),
+        Call::new("fast", json!({}))
+            .with_id("critical")
+            .after("lifted"),
     ];
     calls[0].priority = Priority::Background;
     calls[1].priority = Priority::High;

@@ -19,11 +19,16 @@ fn engine(tools: Vec<ScriptedTool>) -> Engine {
 #[tokio::test(start_paused = true)]
 async fn streamed_calls_start_as_soon_as_their_dependencies_are_done() {
     let engine = engine(vec![
-        ScriptedTool::new("find").latency_ms(100).output(json!({"id": 7})),
+        ScriptedTool::new("find")
+            .latency_ms(100)
+            .output(json!({"id": 7})),
         ScriptedTool::new("crm").latency_ms(50),
     ]);
     let batch = engine.open(Plan::default()).unwrap();
-    batch.add(Call::new("find", json!({})).with_id("f")).await.unwrap();
+    batch
+        .add(Call::new("find", json!({})).with_id("f"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(30)).await;
     // The model is still talking: this call arrives 30 ms in and waits for `f`.
     let i = batch
@@ -42,16 +47,28 @@ async fn streamed_calls_start_as_soon_as_their_dependencies_are_done() {
         .map(|o| (o.started_at_ms, o.ended_at_ms))
         .collect();
     assert_eq!(times, [(Some(0), 100), (Some(100), 150), (Some(200), 250)]);
-    assert_eq!(outcomes[1].output.as_ref().unwrap()["echo"], json!({"id": 7}));
-    assert_eq!(&*outcomes[2].id, "crm", "the tool's name, free since the first was `c`");
+    assert_eq!(
+        outcomes[1].output.as_ref().unwrap()["echo"],
+        json!({"id": 7})
+    );
+    assert_eq!(
+        &*outcomes[2].id, "crm",
+        "the tool's name, free since the first was `c`"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn added_calls_join_a_planned_batch_and_respect_access_and_failures() {
     let observer = Observer::new();
     let engine = engine(vec![
-        ScriptedTool::new("write").latency_ms(100).access_from("path", true).observer(&observer),
-        ScriptedTool::new("read").latency_ms(10).access_from("path", false).observer(&observer),
+        ScriptedTool::new("write")
+            .latency_ms(100)
+            .access_from("path", true)
+            .observer(&observer),
+        ScriptedTool::new("read")
+            .latency_ms(10)
+            .access_from("path", false)
+            .observer(&observer),
         ScriptedTool::new("bad").fail_permanently("nope"),
     ]);
     let batch = engine
@@ -60,24 +77,48 @@ async fn added_calls_join_a_planned_batch_and_respect_access_and_failures() {
             Call::new("bad", json!({})),
         ]))
         .unwrap();
-    batch.add(Call::new("read", json!({"path": "a.txt"})).with_id("r")).await.unwrap();
-    batch.add(Call::new("read", json!({"x": "$bad"})).with_id("after_bad")).await.unwrap();
-    batch.add(Call::new("ghost", json!({})).with_id("g")).await.unwrap();
+    batch
+        .add(Call::new("read", json!({"path": "a.txt"})).with_id("r"))
+        .await
+        .unwrap();
+    batch
+        .add(Call::new("read", json!({"x": "$bad"})).with_id("after_bad"))
+        .await
+        .unwrap();
+    batch
+        .add(Call::new("ghost", json!({})).with_id("g"))
+        .await
+        .unwrap();
     batch.close();
     let outcomes = batch.wait().await;
-    assert_eq!(outcomes.get("r").unwrap().started_at_ms, Some(100), "read after write");
+    assert_eq!(
+        outcomes.get("r").unwrap().started_at_ms,
+        Some(100),
+        "read after write"
+    );
     let skipped = outcomes.get("after_bad").unwrap();
     assert_eq!(skipped.status, Status::Skipped);
-    assert_eq!(skipped.error.as_ref().unwrap().upstream.as_deref(), Some("bad"));
-    assert_eq!(outcomes.get("g").unwrap().error_kind(), Some(ErrorKind::UnknownTool));
+    assert_eq!(
+        skipped.error.as_ref().unwrap().upstream.as_deref(),
+        Some("bad")
+    );
+    assert_eq!(
+        outcomes.get("g").unwrap().error_kind(),
+        Some(ErrorKind::UnknownTool)
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn bad_additions_are_refused_with_the_offending_data() {
     let engine = engine(vec![ScriptedTool::new("t").latency_ms(10)]);
-    let batch = engine.open(Plan::new(vec![Call::new("t", json!({})).with_id("a")])).unwrap();
+    let batch = engine
+        .open(Plan::new(vec![Call::new("t", json!({})).with_id("a")]))
+        .unwrap();
     let cases = [
-        (Call::new("t", json!({})).with_id("a"), "already in the batch"),
+        (
+            Call::new("t", json!({})).with_id("a"),
+            "already in the batch",
+        ),
         (Call::new("t", json!({})).with_id("b c"), "whitespace"),
         (Call::new("t", json!({"x": "$zzz"})), "`zzz`"),
         (Call::new("t", json!({})).after("aa"), "did you mean `a`?"),
@@ -101,12 +142,17 @@ async fn bad_additions_are_refused_with_the_offending_data() {
 #[tokio::test(start_paused = true)]
 async fn dropping_every_handle_closes_the_input() {
     let engine = engine(vec![ScriptedTool::new("t").latency_ms(10)]);
-    let batch = engine.open(Plan::new(vec![Call::new("t", json!({}))])).unwrap();
+    let batch = engine
+        .open(Plan::new(vec![Call::new("t", json!({}))]))
+        .unwrap();
     let id = batch.id();
     let bus_less = batch.clone();
     drop(batch);
     // One handle is left: the batch still takes calls.
-    bus_less.add(Call::new("t", json!({})).with_id("second")).await.unwrap();
+    bus_less
+        .add(Call::new("t", json!({})).with_id("second"))
+        .await
+        .unwrap();
     bus_less.close();
     assert_eq!(bus_less.wait().await.len(), 2);
     assert_eq!(bus_less.id(), id);

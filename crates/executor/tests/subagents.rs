@@ -16,8 +16,11 @@ use volley_planner::{Call, Plan};
 /// It records the tools it was given.
 #[derive(Clone, Default)]
 struct Scripted {
-    seen: Arc<Mutex<Vec<(String, Vec<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
+
+/// A task's label and the tools it was given.
+type Seen = (String, Vec<String>);
 
 #[async_trait]
 impl SubagentRunner for Scripted {
@@ -93,7 +96,10 @@ async fn tasks_run_in_parallel_and_results_keep_the_input_order() {
     assert_eq!(output["results"][0]["duration_ms"], 300);
     assert_eq!(output["results"][1]["error"], "no access");
     assert_eq!(output["results"][3]["error"], "the sub-agent panicked");
-    assert_eq!((output["succeeded"].clone(), output["failed"].clone()), (json!(2), json!(2)));
+    assert_eq!(
+        (output["succeeded"].clone(), output["failed"].clone()),
+        (json!(2), json!(2))
+    );
     let seen = runner.seen.lock().unwrap().clone();
     let tools_of = |label: &str| seen.iter().find(|(l, _)| l == label).unwrap().1.clone();
     assert_eq!(tools_of("narrow"), ["search"]);
@@ -121,7 +127,12 @@ async fn the_limit_and_fail_fast_apply() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["ok"].as_bool().unwrap(), r["error"].as_str().unwrap_or("").to_owned()))
+        .map(|r| {
+            (
+                r["ok"].as_bool().unwrap(),
+                r["error"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -129,11 +140,20 @@ async fn the_limit_and_fail_fast_apply() {
             (false, "cancelled".to_owned()),
             (true, String::new()),
             (false, "boom".to_owned()),
-            (false, "not started: the task `c` failed (fail_fast)".to_owned()),
-            (false, "not started: the task `c` failed (fail_fast)".to_owned()),
+            (
+                false,
+                "not started: the task `c` failed (fail_fast)".to_owned()
+            ),
+            (
+                false,
+                "not started: the task `c` failed (fail_fast)".to_owned()
+            ),
         ]
     );
-    assert_eq!(outcomes[0].ended_at_ms, 50, "b ended at 50, then c failed at once");
+    assert_eq!(
+        outcomes[0].ended_at_ms, 50,
+        "b ended at 50, then c failed at once"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -147,14 +167,21 @@ async fn a_registry_at_the_depth_limit_never_holds_the_tool() {
         allowed_tools: Some(vec!["run_subagents".into(), "search".into()]),
         max_turns: None,
     };
-    assert_eq!(tool.registry_for(&t).names(), ["search"], "the default depth is 1");
+    assert_eq!(
+        tool.registry_for(&t).names(),
+        ["search"],
+        "the default depth is 1"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn bad_input_is_invalid_arguments() {
     let engine = setup(Scripted::default());
     let outcomes = engine
-        .run(Plan::new(vec![Call::new("run_subagents", json!({"tasks": [{"label": "x"}]}))]))
+        .run(Plan::new(vec![Call::new(
+            "run_subagents",
+            json!({"tasks": [{"label": "x"}]}),
+        )]))
         .unwrap()
         .wait()
         .await;
