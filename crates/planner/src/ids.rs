@@ -12,23 +12,20 @@ use rustc_hash::FxHasher;
 use crate::plan::Call;
 
 #[derive(Clone, Copy, Default)]
-#[repr(align(32))]
 struct Slot {
-    /// The id's hash with the low bit set; 0 marks an empty slot.
-    tag: u64,
     /// For ids of up to 16 bytes, the bytes themselves (see [`short_key`]).
     key: [u64; 2],
+    /// 0 for an empty slot; else 23 bits of the hash, a set bit 8, and in the low byte
+    /// the id's length (or 255 for ids longer than 16 bytes, compared through the plan).
+    tag: u32,
     /// The call's position.
     index: u32,
-    len: u32,
 }
 
-/// Open addressing with linear probing, at most half full.
+/// Open addressing with linear probing, about two thirds full at most. Slots are 24 bytes, so
+/// a 100,000-call plan's table is 3.6 MB: every byte saved is a cache miss avoided.
 pub(crate) struct IdTable<'a> {
     slots: Vec<Slot>,
-    mask: usize,
-    /// `64 - log2(capacity)`: the slot is taken from the hash's high bits.
-    shift: u32,
     calls: &'a [Call],
 }
 
@@ -62,8 +59,9 @@ fn short_key(id: &[u8]) -> Option<[u64; 2]> {
     })
 }
 
+/// The full hash of an id: the slot comes from it, and the tag keeps its high bits.
 #[inline]
-fn tag_of(id: &[u8], key: Option<[u64; 2]>) -> u64 {
+fn hash_of(id: &[u8], key: Option<[u64; 2]>) -> u64 {
     let h = match key {
         Some([lo, hi]) => {
             let h = (lo ^ id.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.rotate_left(29);
@@ -76,18 +74,39 @@ fn tag_of(id: &[u8], key: Option<[u64; 2]>) -> u64 {
             hasher.finish()
         }
     };
-    h | 1
+    // Mix so both the slot (high bits via the range reduction) and the tag are well spread.
+    h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline]
+fn tag_of(hash: u64, len: usize) -> u32 {
+    let len_byte = if len <= 16 { len as u32 } else { 0xFF };
+    // Low bits: the slot already reflects the high ones.
+    (hash as u32 & !0x1FF) | 0x100 | len_byte
 }
 
 impl<'a> IdTable<'a> {
     /// An empty table sized for the ids of `calls`.
     pub(crate) fn new(calls: &'a [Call]) -> Self {
-        let capacity = (calls.len() * 2).next_power_of_two().max(16);
+        let capacity = (calls.len() + calls.len() / 2).max(16);
         IdTable {
             slots: vec![Slot::default(); capacity],
-            mask: capacity - 1,
-            shift: 64 - capacity.trailing_zeros(),
             calls,
+        }
+    }
+
+    /// The first slot to probe, from the hash's high bits (range reduction, no modulo).
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    #[inline]
+    fn next(&self, pos: usize) -> usize {
+        if pos + 1 == self.slots.len() {
+            0
+        } else {
+            pos + 1
         }
     }
 
@@ -95,39 +114,33 @@ impl<'a> IdTable<'a> {
     pub(crate) fn insert(&mut self, index: usize) -> Result<(), usize> {
         let id = self.calls[index].id.as_bytes();
         let key = short_key(id);
-        let tag = tag_of(id, key);
-        let mut pos = self.home(tag);
+        let hash = hash_of(id, key);
+        let tag = tag_of(hash, id.len());
+        let mut pos = self.home(hash);
         loop {
             let slot = self.slots[pos];
             if slot.tag == 0 {
-                let key = key.unwrap_or_default();
                 self.slots[pos] = Slot {
+                    key: key.unwrap_or_default(),
                     tag,
-                    key,
                     index: index as u32,
-                    len: id.len() as u32,
                 };
                 return Ok(());
             }
             if self.matches(&slot, tag, id, key) {
                 return Err(slot.index as usize);
             }
-            pos = (pos + 1) & self.mask;
+            pos = self.next(pos);
         }
-    }
-
-    /// The first slot to probe: Fibonacci hashing spreads the tag's bits over the table.
-    #[inline]
-    fn home(&self, tag: u64) -> usize {
-        (tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
     /// The position of the call with this id.
     pub(crate) fn get(&self, id: &str) -> Option<usize> {
         let id = id.as_bytes();
         let key = short_key(id);
-        let tag = tag_of(id, key);
-        let mut pos = self.home(tag);
+        let hash = hash_of(id, key);
+        let tag = tag_of(hash, id.len());
+        let mut pos = self.home(hash);
         loop {
             let slot = &self.slots[pos];
             if slot.tag == 0 {
@@ -136,14 +149,13 @@ impl<'a> IdTable<'a> {
             if self.matches(slot, tag, id, key) {
                 return Some(slot.index as usize);
             }
-            pos = (pos + 1) & self.mask;
+            pos = self.next(pos);
         }
     }
 
     #[inline]
-    fn matches(&self, slot: &Slot, tag: u64, id: &[u8], key: Option<[u64; 2]>) -> bool {
+    fn matches(&self, slot: &Slot, tag: u32, id: &[u8], key: Option<[u64; 2]>) -> bool {
         slot.tag == tag
-            && slot.len as usize == id.len()
             && match key {
                 Some(key) => slot.key == key,
                 None => self.calls[slot.index as usize].id.as_bytes() == id,
