@@ -318,6 +318,14 @@ argv = ["python3", "tools.py", "find_contact", "{email}"]
     }
 
     #[test]
+    fn the_bundled_example_configuration_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/voice-assistant.toml");
+        let config = Config::load(Some(&path), Path::new(".")).unwrap();
+        assert_eq!(config.commands.len(), 4);
+        assert_eq!(config.tools["check_crm"].max_concurrency, Some(2));
+    }
+
+    #[test]
     fn a_missing_default_file_means_defaults_but_a_named_one_is_required() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Config::load(None, dir.path()).unwrap(), Config::default());
