@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
 
 use serde_json::Value;
 use tokio::time::Instant;
@@ -149,11 +150,63 @@ pub(crate) struct Shared {
 pub(crate) struct State {
     next_seq: u64,
     last_at_ms: u64,
-    /// The latest `window` events, for resuming subscribers.
-    pub(crate) recent: VecDeque<Arc<Event>>,
+    /// The latest `window` events, for resuming subscribers; kept compact (no allocation per
+    /// event) and turned into [`Event`]s only when a subscriber resumes.
+    recent: VecDeque<Recent>,
     pub(crate) tracker: Tracker,
     pub(crate) inboxes: Vec<Arc<Inbox>>,
     pub(crate) closed: bool,
+}
+
+/// Wakers to call once the lock is released: a few inline (no allocation on the emit path),
+/// any more in a vector.
+#[derive(Default)]
+struct Wakers {
+    inline: [Option<Waker>; 4],
+    len: usize,
+    more: Vec<Waker>,
+}
+
+impl Wakers {
+    fn push(&mut self, waker: Waker) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(waker);
+                self.len += 1;
+            }
+            None => self.more.push(waker),
+        }
+    }
+
+    fn wake_all(self) {
+        for waker in self.inline.into_iter().flatten().chain(self.more) {
+            waker.wake();
+        }
+    }
+}
+
+/// An event as the replay window keeps it: the call by position, not by name.
+#[derive(Debug)]
+struct Recent {
+    seq: u64,
+    at_ms: u64,
+    call: u32,
+    kind: EventKind,
+    detail: Option<Arc<Value>>,
+}
+
+impl Recent {
+    fn event(&self, roster: &Roster) -> Option<Arc<Event>> {
+        let info = roster.call(self.call as usize)?;
+        Some(Arc::new(Event {
+            seq: self.seq,
+            at_ms: self.at_ms,
+            call: info.id.clone(),
+            tool: info.tool.clone(),
+            kind: self.kind.clone(),
+            detail: self.detail.clone(),
+        }))
+    }
 }
 
 impl State {
@@ -171,7 +224,12 @@ impl Shared {
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        // Not `as_millis()`: its u128 division costs more than the rest of an emit.
+        let elapsed = self.start.elapsed();
+        elapsed
+            .as_secs()
+            .saturating_mul(1_000)
+            .saturating_add(u64::from(elapsed.subsec_millis()))
     }
 
     pub(crate) fn snapshot_locked(&self, state: &State) -> BatchSnapshot {
@@ -248,27 +306,37 @@ impl Bus {
         let at_ms = now.max(state.last_at_ms);
         state.last_at_ms = at_ms;
         state.tracker.apply_at(call, seq, at_ms, &kind);
-        if shared.window == 0 && state.inboxes.is_empty() {
-            // Nobody listens and nothing is kept: the tracker has it all.
-            return Some(seq);
-        }
-        let event = Arc::new(Event {
-            seq,
-            at_ms,
-            call: info.id.clone(),
-            tool: info.tool.clone(),
-            kind,
-            detail,
-        });
-        for inbox in &state.inboxes {
-            inbox.push(&event);
+        let mut wakers = Wakers::default();
+        if !state.inboxes.is_empty() {
+            let event = Arc::new(Event {
+                seq,
+                at_ms,
+                call: info.id.clone(),
+                tool: info.tool.clone(),
+                kind: kind.clone(),
+                detail: detail.clone(),
+            });
+            for inbox in &state.inboxes {
+                if let Some(waker) = inbox.push(&event) {
+                    wakers.push(waker);
+                }
+            }
         }
         if shared.window > 0 {
             if state.recent.len() == shared.window {
                 state.recent.pop_front();
             }
-            state.recent.push_back(event);
+            state.recent.push_back(Recent {
+                seq,
+                at_ms,
+                call: call as u32,
+                kind,
+                detail,
+            });
         }
+        // Wake waiting subscribers after the lock: waking may cost a system call.
+        drop(state);
+        wakers.wake_all();
         Some(seq)
     }
 
@@ -312,9 +380,14 @@ impl Bus {
         let inbox = Arc::new(Inbox::new(Some(capacity), state.closed));
         let first_kept = state.recent.front().map_or(state.next_seq, |e| e.seq);
         let missed = first_kept.saturating_sub(after_seq.saturating_add(1));
+        let roster = &shared.roster;
         inbox.prefill(
             missed,
-            state.recent.iter().filter(|e| e.seq > after_seq).cloned(),
+            state
+                .recent
+                .iter()
+                .filter(|e| e.seq > after_seq)
+                .filter_map(|e| e.event(roster)),
         );
         state.inboxes.push(inbox.clone());
         drop(state);

@@ -43,23 +43,19 @@ impl Inbox {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues an event (dropping the oldest when a display queue is full) and wakes the
-    /// subscriber if it waits.
-    pub(crate) fn push(&self, event: &Arc<Event>) {
-        let waker = {
-            let mut queue = self.lock();
-            if let Some(capacity) = queue.capacity
-                && queue.events.len() >= capacity
-            {
-                queue.events.pop_front();
-                queue.missed += 1;
-            }
-            queue.events.push_back(event.clone());
-            queue.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
+    /// Queues an event (dropping the oldest when a display queue is full). Returns the waker
+    /// of a subscriber that waits, for the caller to wake once it released its locks.
+    #[must_use]
+    pub(crate) fn push(&self, event: &Arc<Event>) -> Option<Waker> {
+        let mut queue = self.lock();
+        if let Some(capacity) = queue.capacity
+            && queue.events.len() >= capacity
+        {
+            queue.events.pop_front();
+            queue.missed += 1;
         }
+        queue.events.push_back(event.clone());
+        queue.waker.take()
     }
 
     /// Starts a resuming subscriber: `missed` events it will never see, then these.
