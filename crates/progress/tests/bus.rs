@@ -375,3 +375,15 @@ async fn paused_time_makes_the_batch_clock_exact() {
         (3_000, "Still checking the calendar…")
     );
 }
+
+#[test]
+fn handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Bus>();
+    send_sync::<Reporter>();
+    send_sync::<Event>();
+    send_sync::<volley_progress::BatchSnapshot>();
+    send::<volley_progress::Subscriber>();
+    send::<volley_progress::LosslessSubscriber>();
+}
