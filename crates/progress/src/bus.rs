@@ -10,10 +10,11 @@ use tokio::time::Instant;
 use crate::estimate::Estimator;
 use crate::eta::Eta;
 use crate::event::{Event, EventKind};
+use crate::log::Log;
 use crate::reporter::Reporter;
 use crate::roster::Roster;
 use crate::snapshot::BatchSnapshot;
-use crate::subscriber::{Inbox, LosslessSubscriber, Subscriber};
+use crate::subscriber::{LosslessSubscriber, Outlet, Reader, Subscriber};
 use crate::tracker::Tracker;
 
 /// Events the bus keeps for late subscribers by default ([`BusBuilder::window`]), and the
@@ -90,7 +91,9 @@ impl BusBuilder {
                 last_at_ms: 0,
                 recent: VecDeque::with_capacity(config.window.min(DEFAULT_WINDOW)),
                 tracker: Tracker::with_estimator(self.roster.clone(), config.estimator),
-                inboxes: Vec::new(),
+                log: Log::default(),
+                outlets: Vec::new(),
+                next_id: 0,
                 closed: false,
             }),
         };
@@ -154,7 +157,11 @@ pub(crate) struct State {
     /// event) and turned into [`Event`]s only when a subscriber resumes.
     recent: VecDeque<Recent>,
     pub(crate) tracker: Tracker,
-    pub(crate) inboxes: Vec<Arc<Inbox>>,
+    /// What lossless subscribers read.
+    log: Log,
+    /// The bus's end of each display subscriber's channel.
+    outlets: Vec<Outlet>,
+    next_id: u64,
     pub(crate) closed: bool,
 }
 
@@ -210,6 +217,24 @@ impl Recent {
 }
 
 impl State {
+    /// The outlet of subscriber `id`.
+    pub(crate) fn outlet(&mut self, id: u64) -> Option<&mut Outlet> {
+        self.outlets.iter_mut().find(|o| o.id == id)
+    }
+
+    /// A channel for a new subscriber, first given what `fill` sends. The bus keeps its end
+    /// unless the bus is closed (then the subscriber receives what `fill` sent, then the end).
+    fn attach(&mut self, capacity: usize, fill: impl FnOnce(&mut Outlet)) -> Reader {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (mut outlet, reader) = Outlet::new(id, capacity);
+        fill(&mut outlet);
+        if !self.closed {
+            self.outlets.push(outlet);
+        }
+        reader
+    }
+
     /// The seq of the last event emitted (0 before any).
     pub(crate) fn last_seq(&self) -> u64 {
         self.next_seq - 1
@@ -238,18 +263,21 @@ impl Shared {
 
     fn close(&self) {
         let mut state = self.lock();
-        if state.closed {
-            return;
-        }
         state.closed = true;
-        for inbox in &state.inboxes {
-            inbox.close();
+        let wakers = state.log.close();
+        // Dropping the senders ends every display subscriber's stream once it is drained.
+        let outlets = std::mem::take(&mut state.outlets);
+        drop(state);
+        drop(outlets);
+        for waker in wakers {
+            waker.wake();
         }
     }
 
-    pub(crate) fn unsubscribe(&self, inbox: &Arc<Inbox>) {
+    pub(crate) fn unsubscribe(&self, id: u64) {
         let mut state = self.lock();
-        state.inboxes.retain(|other| !Arc::ptr_eq(other, inbox));
+        state.outlets.retain(|o| o.id != id);
+        state.log.remove(id);
     }
 }
 
@@ -307,7 +335,7 @@ impl Bus {
         state.last_at_ms = at_ms;
         state.tracker.apply_at(call, seq, at_ms, &kind);
         let mut wakers = Wakers::default();
-        if !state.inboxes.is_empty() {
+        if state.log.has_readers() || !state.outlets.is_empty() {
             let event = Arc::new(Event {
                 seq,
                 at_ms,
@@ -316,10 +344,10 @@ impl Bus {
                 kind: kind.clone(),
                 detail: detail.clone(),
             });
-            for inbox in &state.inboxes {
-                if let Some(waker) = inbox.push(&event) {
-                    wakers.push(waker);
-                }
+            // A display subscriber that is gone is forgotten.
+            state.outlets.retain_mut(|outlet| outlet.send(&event));
+            if state.log.has_readers() {
+                state.log.append(event, &mut |waker| wakers.push(waker));
             }
         }
         if shared.window > 0 {
@@ -334,7 +362,7 @@ impl Bus {
                 detail,
             });
         }
-        // Wake waiting subscribers after the lock: waking may cost a system call.
+        // Wake waiting readers after the lock: waking may cost a system call.
         drop(state);
         wakers.wake_all();
         Some(seq)
@@ -358,11 +386,8 @@ impl Bus {
     /// A display subscriber whose queue holds `capacity` events (at least 1).
     pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscriber {
         let shared = &self.handle.shared;
-        let mut state = shared.lock();
-        let inbox = Arc::new(Inbox::new(Some(capacity.max(1)), state.closed));
-        state.inboxes.push(inbox.clone());
-        drop(state);
-        Subscriber::new(shared.clone(), inbox)
+        let reader = shared.lock().attach(capacity, |_| {});
+        Subscriber::new(shared.clone(), reader)
     }
 
     /// A display subscriber that resumes after event `after_seq` (the SSE `Last-Event-ID`): it
@@ -377,21 +402,22 @@ impl Bus {
             w => w,
         };
         let mut state = shared.lock();
-        let inbox = Arc::new(Inbox::new(Some(capacity), state.closed));
         let first_kept = state.recent.front().map_or(state.next_seq, |e| e.seq);
         let missed = first_kept.saturating_sub(after_seq.saturating_add(1));
-        let roster = &shared.roster;
-        inbox.prefill(
-            missed,
-            state
-                .recent
-                .iter()
-                .filter(|e| e.seq > after_seq)
-                .filter_map(|e| e.event(roster)),
-        );
-        state.inboxes.push(inbox.clone());
+        let replay: Vec<Arc<Event>> = state
+            .recent
+            .iter()
+            .filter(|e| e.seq > after_seq)
+            .filter_map(|e| e.event(&shared.roster))
+            .collect();
+        let reader = state.attach(capacity, |outlet| {
+            outlet.missed(missed);
+            for event in &replay {
+                outlet.send(event);
+            }
+        });
         drop(state);
-        Subscriber::new(shared.clone(), inbox)
+        Subscriber::new(shared.clone(), reader)
     }
 
     /// A lossless subscriber: every event from now on, in order, none dropped.
@@ -405,10 +431,11 @@ impl Bus {
         let shared = &self.handle.shared;
         let mut state = shared.lock();
         let snapshot = shared.snapshot_locked(&state);
-        let inbox = Arc::new(Inbox::new(None, state.closed));
-        state.inboxes.push(inbox.clone());
+        let id = state.next_id;
+        state.next_id += 1;
+        let cursor = state.log.reader(id);
         drop(state);
-        (snapshot, LosslessSubscriber::new(shared.clone(), inbox))
+        (snapshot, LosslessSubscriber::new(shared.clone(), cursor))
     }
 
     /// Where the batch stands now.
@@ -463,13 +490,20 @@ impl Bus {
 
     /// How many subscribers are attached.
     pub fn subscribers(&self) -> usize {
-        self.handle.shared.lock().inboxes.len()
+        let state = self.handle.shared.lock();
+        state.outlets.len() + state.log.readers()
     }
 
     /// The most events waiting in one subscriber's queue: how far the slowest lags.
-    pub fn backlog(&self) -> usize {
+    pub fn backlog(&self) -> u64 {
         let state = self.handle.shared.lock();
-        state.inboxes.iter().map(|i| i.len()).max().unwrap_or(0)
+        state
+            .outlets
+            .iter()
+            .map(Outlet::backlog)
+            .max()
+            .unwrap_or(0)
+            .max(state.log.backlog())
     }
 
     /// Closes the bus: later events are refused; subscribers receive what is queued, then

@@ -73,6 +73,7 @@ mod error;
 mod estimate;
 mod eta;
 mod event;
+mod log;
 mod narrate;
 mod reporter;
 mod roster;
