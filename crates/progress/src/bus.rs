@@ -114,15 +114,18 @@ impl BusBuilder {
 ///
 /// Two kinds of subscribers:
 /// - [`subscribe_lossless`](Bus::subscribe_lossless): every event, in order, never dropped: for
-///   the path that feeds results and the audit log. Its queue is unbounded: a lossless subscriber
-///   must keep up on average (memory grows while it does not; [`Bus::backlog`] shows by how much).
-/// - [`subscribe`](Bus::subscribe): for displays. Its queue is bounded; when it is full the
-///   oldest event is dropped and the subscriber is told how many it missed
+///   the path that feeds results and the audit log. Lossless subscribers read one shared log
+///   (each event is appended once, however many read it) without taking any lock; the log keeps
+///   what the slowest has not read, so a lossless subscriber must keep up on average (memory
+///   grows while it does not; [`Bus::backlog`] shows by how much).
+/// - [`subscribe`](Bus::subscribe): for displays. Each has a bounded channel; when it is full,
+///   further events are dropped for it alone and it is told how many, where they were
 ///   ([`Received::Lagged`](crate::Received::Lagged)), after which it may
 ///   [`resync`](Subscriber::resync) from a snapshot.
 ///
-/// Emitting never waits for a subscriber: each one has its own queue, filled under a short lock
-/// in O(1). Every subscriber sees events in the same order, that of `seq`.
+/// Emitting never waits for a subscriber and takes no lock a subscriber holds: only the bus's
+/// own lock, which orders events (`seq`), updates the tracker and appends. Every subscriber sees
+/// events in the same order, that of `seq`.
 #[derive(Debug, Clone)]
 pub struct Bus {
     handle: Arc<Handle>,
