@@ -319,7 +319,8 @@ argv = ["python3", "tools.py", "find_contact", "{email}"]
 
     #[test]
     fn the_bundled_example_configuration_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/voice-assistant.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/voice-assistant.toml");
         let config = Config::load(Some(&path), Path::new(".")).unwrap();
         assert_eq!(config.commands.len(), 4);
         assert_eq!(config.tools["check_crm"].max_concurrency, Some(2));
