@@ -28,6 +28,7 @@ const CALL_FIELDS: &[&str] = &[
     "access",
     "when",
     "on_dependency_failure",
+    "progress_detail",
 ];
 const RETRY_FIELDS: &[&str] = &["max_attempts", "backoff_ms", "max_backoff_ms"];
 
