@@ -51,9 +51,11 @@ impl<'o> Cancel<'o> {
         let message = error.message.as_str();
         match &error.upstream {
             Some(upstream) if message.contains("fail_fast") => Cancel::FailFast(upstream),
-            _ if message.contains("deadline") => Cancel::Deadline,
+            // Before the deadline: a batch cancelled by the user whose calls were still
+            // stopping at the deadline says both, and the user came first.
             _ if message.starts_with("cancelled: the batch was cancelled") => Cancel::Batch,
             _ if message.starts_with("cancelled on request") => Cancel::Call,
+            _ if message.contains("deadline") => Cancel::Deadline,
             _ if message.contains("engine stopped") => Cancel::Shutdown,
             _ => Cancel::Other,
         }
