@@ -1,2 +1,33 @@
-//! The `volley` command.
-fn main() {}
+//! The `volley` command: plan (and, later, run and serve) an LLM agent's tool calls.
+//!
+//! Exit codes: 0 success; 2 invalid input (nothing ran).
+
+mod commands;
+#[allow(dead_code)] // wired into `volley run` with the executor (issue 7)
+mod config;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run an LLM agent's tool calls in parallel.
+#[derive(Debug, Parser)]
+#[command(name = "volley", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a plan (or a model's response) and show its waves, critical path and edges.
+    Plan(commands::plan::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plan(args) => commands::plan::run(&args),
+    }
+}

@@ -401,9 +401,10 @@ impl Driver {
         let tier = self.tier(i) as usize;
         self.tier_left[tier] -= 1;
         self.audit_outcome(&outcome);
-        if self.bus.is_some() {
+        if let Some(bus) = &self.bus {
             let event = terminal_event(&outcome);
-            self.emit(i, || event);
+            let output = outcome.output.as_ref();
+            bus.emit_with_detail(i, event, || output.cloned().unwrap_or(Value::Null));
         }
         tracing::debug!(
             parent: &self.span, call = %outcome.id, tool = %outcome.tool,
@@ -758,7 +759,10 @@ impl Driver {
                 args: Redacted::new(&args, &entry.redact),
             },
         );
-        self.emit(i, || EventKind::Started { attempt });
+        if let Some(bus) = &self.bus {
+            // Arguments ride along only for calls whose plan set `progress_detail`.
+            bus.emit_with_detail(i, EventKind::Started { attempt }, || args.clone());
+        }
         let timeout = attempt_timeout(
             self.plan.calls[i].timeout_ms,
             entry.timeout,

@@ -11,108 +11,153 @@ use rustc_hash::FxHasher;
 
 use crate::plan::Call;
 
-const INLINE: usize = 16;
-
 #[derive(Clone, Copy, Default)]
-#[repr(align(32))]
 struct Slot {
-    /// The id's hash with the low bit set; 0 marks an empty slot.
-    tag: u64,
+    /// For ids of up to 16 bytes, the bytes themselves (see [`short_key`]).
+    key: [u64; 2],
+    /// 0 for an empty slot; else 23 bits of the hash, a set bit 8, and in the low byte
+    /// the id's length (or 255 for ids longer than 16 bytes, compared through the plan).
+    tag: u32,
     /// The call's position.
     index: u32,
-    len: u32,
-    inline: [u8; INLINE],
 }
 
-/// Open addressing with linear probing, at most half full.
+/// Open addressing with linear probing, about two thirds full at most. Slots are 24 bytes, so
+/// a 100,000-call plan's table is 3.6 MB: every byte saved is a cache miss avoided.
 pub(crate) struct IdTable<'a> {
     slots: Vec<Slot>,
-    mask: usize,
-    /// `64 - log2(capacity)`: the slot is taken from the hash's high bits.
-    shift: u32,
     calls: &'a [Call],
 }
 
-/// The id zero-padded to the inline size, if it fits.
+/// Two words that, with the length, identify an id of up to 16 bytes: the first and last 8
+/// (or 4) bytes, overlapping, or three bytes for the shortest. Loaded straight from the slice,
+/// with no copy through the stack (which would stall the wide compare that follows).
 #[inline]
-fn padded(id: &[u8]) -> Option<[u8; INLINE]> {
-    let mut key = [0u8; INLINE];
-    key.get_mut(..id.len())?.copy_from_slice(id);
-    Some(key)
+fn short_key(id: &[u8]) -> Option<[u64; 2]> {
+    let len = id.len();
+    if len > 16 {
+        return None;
+    }
+    if let (Some(first), Some(last)) = (id.first_chunk::<8>(), id.last_chunk::<8>()) {
+        return Some([u64::from_le_bytes(*first), u64::from_le_bytes(*last)]);
+    }
+    if let (Some(first), Some(last)) = (id.first_chunk::<4>(), id.last_chunk::<4>()) {
+        return Some([
+            u64::from(u32::from_le_bytes(*first)),
+            u64::from(u32::from_le_bytes(*last)),
+        ]);
+    }
+    Some(match id {
+        [] => [0, 0],
+        [a, ..] => {
+            let (mid, last) = (id[len / 2], id[len - 1]);
+            [
+                u64::from(*a) | u64::from(mid) << 8 | u64::from(last) << 16,
+                0,
+            ]
+        }
+    })
 }
 
-fn hash(bytes: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(bytes);
-    h.finish() | 1
+/// The full hash of an id: the slot comes from it, and the tag keeps its high bits.
+#[inline]
+fn hash_of(id: &[u8], key: Option<[u64; 2]>) -> u64 {
+    let h = match key {
+        Some([lo, hi]) => {
+            let h = (lo ^ id.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.rotate_left(29);
+            let h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            h ^ (h >> 31)
+        }
+        None => {
+            let mut hasher = FxHasher::default();
+            hasher.write(id);
+            hasher.finish()
+        }
+    };
+    // Mix so both the slot (high bits via the range reduction) and the tag are well spread.
+    h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline]
+fn tag_of(hash: u64, len: usize) -> u32 {
+    let len_byte = if len <= 16 { len as u32 } else { 0xFF };
+    // Low bits: the slot already reflects the high ones.
+    (hash as u32 & !0x1FF) | 0x100 | len_byte
 }
 
 impl<'a> IdTable<'a> {
     /// An empty table sized for the ids of `calls`.
     pub(crate) fn new(calls: &'a [Call]) -> Self {
-        let capacity = (calls.len() * 2).next_power_of_two().max(16);
+        let capacity = (calls.len() + calls.len() / 2).max(16);
         IdTable {
             slots: vec![Slot::default(); capacity],
-            mask: capacity - 1,
-            shift: 64 - capacity.trailing_zeros(),
             calls,
+        }
+    }
+
+    /// The first slot to probe, from the hash's high bits (range reduction, no modulo).
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    #[inline]
+    fn next(&self, pos: usize) -> usize {
+        if pos + 1 == self.slots.len() {
+            0
+        } else {
+            pos + 1
         }
     }
 
     /// Inserts call `index` under its id; on a duplicate, returns the position that has it.
     pub(crate) fn insert(&mut self, index: usize) -> Result<(), usize> {
         let id = self.calls[index].id.as_bytes();
-        let tag = hash(id);
-        let mut pos = self.home(tag);
+        let key = short_key(id);
+        let hash = hash_of(id, key);
+        let tag = tag_of(hash, id.len());
+        let mut pos = self.home(hash);
         loop {
             let slot = self.slots[pos];
             if slot.tag == 0 {
-                let inline = padded(id).unwrap_or_default();
                 self.slots[pos] = Slot {
+                    key: key.unwrap_or_default(),
                     tag,
                     index: index as u32,
-                    len: id.len() as u32,
-                    inline,
                 };
                 return Ok(());
             }
-            if self.matches(&slot, tag, id) {
+            if self.matches(&slot, tag, id, key) {
                 return Err(slot.index as usize);
             }
-            pos = (pos + 1) & self.mask;
+            pos = self.next(pos);
         }
-    }
-
-    /// The first slot to probe: Fibonacci hashing spreads the tag's bits over the table.
-    #[inline]
-    fn home(&self, tag: u64) -> usize {
-        (tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
     /// The position of the call with this id.
     pub(crate) fn get(&self, id: &str) -> Option<usize> {
         let id = id.as_bytes();
-        let tag = hash(id);
-        let mut pos = self.home(tag);
+        let key = short_key(id);
+        let hash = hash_of(id, key);
+        let tag = tag_of(hash, id.len());
+        let mut pos = self.home(hash);
         loop {
             let slot = &self.slots[pos];
             if slot.tag == 0 {
                 return None;
             }
-            if self.matches(slot, tag, id) {
+            if self.matches(slot, tag, id, key) {
                 return Some(slot.index as usize);
             }
-            pos = (pos + 1) & self.mask;
+            pos = self.next(pos);
         }
     }
 
     #[inline]
-    fn matches(&self, slot: &Slot, tag: u64, id: &[u8]) -> bool {
+    fn matches(&self, slot: &Slot, tag: u32, id: &[u8], key: Option<[u64; 2]>) -> bool {
         slot.tag == tag
-            && slot.len as usize == id.len()
-            && match padded(id) {
-                // Fixed-size compares: no call to memcmp.
-                Some(key) => slot.inline == key,
+            && match key {
+                Some(key) => slot.key == key,
                 None => self.calls[slot.index as usize].id.as_bytes() == id,
             }
     }
@@ -151,6 +196,33 @@ mod tests {
         let mut ids: Vec<&str> = table.ids().collect();
         ids.sort();
         assert_eq!(ids, ["a", long, "b", "é#1"]);
+    }
+
+    #[test]
+    fn short_keys_tell_every_length_apart() {
+        // Ids that share their first and last bytes but differ inside, at every length.
+        for len in 0..=16 {
+            let a: String = (0..len)
+                .map(|i| if i == len / 2 { 'x' } else { 'a' })
+                .collect();
+            let b: String = (0..len)
+                .map(|i| if i == len / 2 { 'y' } else { 'a' })
+                .collect();
+            if len > 0 {
+                assert_ne!(
+                    short_key(a.as_bytes()),
+                    short_key(b.as_bytes()),
+                    "length {len}"
+                );
+            }
+            let calls = vec![Call::new("t", serde_json::json!({})).with_id(a.clone())];
+            let mut table = IdTable::new(&calls);
+            table.insert(0).unwrap();
+            assert_eq!(table.get(&a), Some(0));
+            if len > 0 {
+                assert_eq!(table.get(&b), None, "length {len}");
+            }
+        }
     }
 
     #[test]

@@ -37,11 +37,13 @@ pub fn parse_and_plan(
         InputFormat::Volley | InputFormat::Auto => plan_from_value(&value, &mut errors),
         provider => plan_from_provider(&value, provider, &mut errors),
     };
-    // Check the graph too, so one run reports every problem; calls that already failed their
-    // own checks are not reported again for their ids.
-    let mut known_bad = vec![false; plan.calls.len()];
+    // Check the graph too, so one run reports every problem. A call whose id was rejected (or
+    // that has no tool to derive a default id from) carries a stand-in id: its id is not
+    // checked again, to avoid a second, confusing message about the stand-in.
+    let mut known_bad: Vec<bool> = plan.calls.iter().map(|c| c.tool.is_empty()).collect();
     for error in &errors {
-        if let Some(location) = &error.call
+        if error.kind == ErrorKind::InvalidId
+            && let Some(location) = &error.call
             && let Some(flag) = known_bad.get_mut(location.index)
         {
             *flag = true;

@@ -28,6 +28,7 @@ const CALL_FIELDS: &[&str] = &[
     "access",
     "when",
     "on_dependency_failure",
+    "progress_detail",
 ];
 const RETRY_FIELDS: &[&str] = &["max_attempts", "backoff_ms", "max_backoff_ms"];
 
@@ -222,6 +223,15 @@ fn call_from_value(index: usize, value: &Value, errors: &mut Vec<PlanError>) -> 
         &mut local,
     )
     .unwrap_or_default();
+    match object.get("progress_detail") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => call.progress_detail = *b,
+        Some(other) => local.push(wrong_type(
+            &format!("{base}.progress_detail"),
+            "a boolean",
+            other,
+        )),
+    }
     call.timeout_ms = opt_u64(
         object,
         "timeout_ms",

@@ -138,6 +138,10 @@ pub struct Call {
     /// What to do when a call this one depends on did not succeed.
     #[serde(skip_serializing_if = "OnDependencyFailure::is_default")]
     pub on_dependency_failure: OnDependencyFailure,
+    /// Whether progress events may carry this call's arguments and output (they are shown to
+    /// people, so by default they carry neither).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub progress_detail: bool,
 }
 
 impl Call {

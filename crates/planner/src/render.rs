@@ -65,11 +65,24 @@ pub fn text(plan: &Plan, dag: &Dag) -> String {
         plural(waves.len()),
         format_ms(dag.estimated_ms())
     );
+    let id_width = plan
+        .calls
+        .iter()
+        .map(|c| c.id.chars().count())
+        .max()
+        .unwrap_or(0);
+    let tool_width = plan
+        .calls
+        .iter()
+        .map(|c| c.tool.chars().count())
+        .max()
+        .unwrap_or(0);
     for (w, wave) in waves.iter().enumerate() {
         let _ = writeln!(out, "\nWave {}:", w + 1);
         for &i in wave {
             let call = &plan.calls[i as usize];
-            let mut after: Vec<String> = dag
+            // Dependencies in plan order; pure access-key ordering is marked as such.
+            let after: Vec<String> = dag
                 .dependencies(i as usize)
                 .map(|(d, kind)| {
                     let id = &plan.calls[d].id;
@@ -80,9 +93,12 @@ pub fn text(plan: &Plan, dag: &Dag) -> String {
                     }
                 })
                 .collect();
-            after.sort();
-            let mut line = format!("  {:<24} {}", call.id, call.tool);
-            let _ = write!(line, "  ~{}", format_ms(dag.estimate_ms(i as usize)));
+            let mut line = format!(
+                "  {:<id_width$}  {:<tool_width$}  ~{}",
+                call.id,
+                call.tool,
+                format_ms(dag.estimate_ms(i as usize))
+            );
             if !after.is_empty() {
                 let _ = write!(line, "  after {}", after.join(", "));
             }

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
 
 use serde_json::Value;
 use tokio::time::Instant;
@@ -9,10 +10,11 @@ use tokio::time::Instant;
 use crate::estimate::Estimator;
 use crate::eta::Eta;
 use crate::event::{Event, EventKind};
+use crate::log::Log;
 use crate::reporter::Reporter;
 use crate::roster::Roster;
 use crate::snapshot::BatchSnapshot;
-use crate::subscriber::{Inbox, LosslessSubscriber, Subscriber};
+use crate::subscriber::{LosslessSubscriber, Outlet, Reader, Subscriber};
 use crate::tracker::Tracker;
 
 /// Events the bus keeps for late subscribers by default ([`BusBuilder::window`]), and the
@@ -89,7 +91,9 @@ impl BusBuilder {
                 last_at_ms: 0,
                 recent: VecDeque::with_capacity(config.window.min(DEFAULT_WINDOW)),
                 tracker: Tracker::with_estimator(self.roster.clone(), config.estimator),
-                inboxes: Vec::new(),
+                log: Log::default(),
+                outlets: Vec::new(),
+                next_id: 0,
                 closed: false,
             }),
         };
@@ -110,15 +114,18 @@ impl BusBuilder {
 ///
 /// Two kinds of subscribers:
 /// - [`subscribe_lossless`](Bus::subscribe_lossless): every event, in order, never dropped: for
-///   the path that feeds results and the audit log. Its queue is unbounded: a lossless subscriber
-///   must keep up on average (memory grows while it does not; [`Bus::backlog`] shows by how much).
-/// - [`subscribe`](Bus::subscribe): for displays. Its queue is bounded; when it is full the
-///   oldest event is dropped and the subscriber is told how many it missed
+///   the path that feeds results and the audit log. Lossless subscribers read one shared log
+///   (each event is appended once, however many read it) without taking any lock; the log keeps
+///   what the slowest has not read, so a lossless subscriber must keep up on average (memory
+///   grows while it does not; [`Bus::backlog`] shows by how much).
+/// - [`subscribe`](Bus::subscribe): for displays. Each has a bounded channel; when it is full,
+///   further events are dropped for it alone and it is told how many, where they were
 ///   ([`Received::Lagged`](crate::Received::Lagged)), after which it may
 ///   [`resync`](Subscriber::resync) from a snapshot.
 ///
-/// Emitting never waits for a subscriber: each one has its own queue, filled under a short lock
-/// in O(1). Every subscriber sees events in the same order, that of `seq`.
+/// Emitting never waits for a subscriber and takes no lock a subscriber holds: only the bus's
+/// own lock, which orders events (`seq`), updates the tracker and appends. Every subscriber sees
+/// events in the same order, that of `seq`.
 #[derive(Debug, Clone)]
 pub struct Bus {
     handle: Arc<Handle>,
@@ -149,14 +156,88 @@ pub(crate) struct Shared {
 pub(crate) struct State {
     next_seq: u64,
     last_at_ms: u64,
-    /// The latest `window` events, for resuming subscribers.
-    pub(crate) recent: VecDeque<Arc<Event>>,
+    /// The latest `window` events, for resuming subscribers; kept compact (no allocation per
+    /// event) and turned into [`Event`]s only when a subscriber resumes.
+    recent: VecDeque<Recent>,
     pub(crate) tracker: Tracker,
-    pub(crate) inboxes: Vec<Arc<Inbox>>,
+    /// What lossless subscribers read.
+    log: Log,
+    /// The bus's end of each display subscriber's channel.
+    outlets: Vec<Outlet>,
+    next_id: u64,
     pub(crate) closed: bool,
 }
 
+/// Wakers to call once the lock is released: a few inline (no allocation on the emit path),
+/// any more in a vector.
+#[derive(Default)]
+struct Wakers {
+    inline: [Option<Waker>; 4],
+    len: usize,
+    more: Vec<Waker>,
+}
+
+impl Wakers {
+    fn push(&mut self, waker: Waker) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(waker);
+                self.len += 1;
+            }
+            None => self.more.push(waker),
+        }
+    }
+
+    fn wake_all(self) {
+        for waker in self.inline.into_iter().flatten().chain(self.more) {
+            waker.wake();
+        }
+    }
+}
+
+/// An event as the replay window keeps it: the call by position, not by name.
+#[derive(Debug)]
+struct Recent {
+    seq: u64,
+    at_ms: u64,
+    call: u32,
+    kind: EventKind,
+    detail: Option<Arc<Value>>,
+}
+
+impl Recent {
+    fn event(&self, roster: &Roster) -> Option<Arc<Event>> {
+        let info = roster.call(self.call as usize)?;
+        Some(Arc::new(Event {
+            seq: self.seq,
+            at_ms: self.at_ms,
+            call: info.id.clone(),
+            tool: info.tool.clone(),
+            kind: self.kind.clone(),
+            detail: self.detail.clone(),
+        }))
+    }
+}
+
 impl State {
+    /// The outlet of subscriber `id`.
+    pub(crate) fn outlet(&mut self, id: u64) -> Option<&mut Outlet> {
+        self.outlets.iter_mut().find(|o| o.id == id)
+    }
+
+    /// A channel for a new subscriber, first given what `fill` sends. The bus keeps its end
+    /// unless the bus is closed (then the subscriber receives what `fill` sent, then the end).
+    fn attach(&mut self, capacity: usize, fill: impl FnOnce(&mut Outlet)) -> Reader {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (mut outlet, reader) = Outlet::new(id, capacity);
+        fill(&mut outlet);
+        if !self.closed {
+            self.outlets.push(outlet);
+        }
+        reader
+    }
+
     /// The seq of the last event emitted (0 before any).
     pub(crate) fn last_seq(&self) -> u64 {
         self.next_seq - 1
@@ -171,7 +252,12 @@ impl Shared {
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        // Not `as_millis()`: its u128 division costs more than the rest of an emit.
+        let elapsed = self.start.elapsed();
+        elapsed
+            .as_secs()
+            .saturating_mul(1_000)
+            .saturating_add(u64::from(elapsed.subsec_millis()))
     }
 
     pub(crate) fn snapshot_locked(&self, state: &State) -> BatchSnapshot {
@@ -180,18 +266,21 @@ impl Shared {
 
     fn close(&self) {
         let mut state = self.lock();
-        if state.closed {
-            return;
-        }
         state.closed = true;
-        for inbox in &state.inboxes {
-            inbox.close();
+        let wakers = state.log.close();
+        // Dropping the senders ends every display subscriber's stream once it is drained.
+        let outlets = std::mem::take(&mut state.outlets);
+        drop(state);
+        drop(outlets);
+        for waker in wakers {
+            waker.wake();
         }
     }
 
-    pub(crate) fn unsubscribe(&self, inbox: &Arc<Inbox>) {
+    pub(crate) fn unsubscribe(&self, id: u64) {
         let mut state = self.lock();
-        state.inboxes.retain(|other| !Arc::ptr_eq(other, inbox));
+        state.outlets.retain(|o| o.id != id);
+        state.log.remove(id);
     }
 }
 
@@ -248,27 +337,37 @@ impl Bus {
         let at_ms = now.max(state.last_at_ms);
         state.last_at_ms = at_ms;
         state.tracker.apply_at(call, seq, at_ms, &kind);
-        if shared.window == 0 && state.inboxes.is_empty() {
-            // Nobody listens and nothing is kept: the tracker has it all.
-            return Some(seq);
-        }
-        let event = Arc::new(Event {
-            seq,
-            at_ms,
-            call: info.id.clone(),
-            tool: info.tool.clone(),
-            kind,
-            detail,
-        });
-        for inbox in &state.inboxes {
-            inbox.push(&event);
+        let mut wakers = Wakers::default();
+        if state.log.has_readers() || !state.outlets.is_empty() {
+            let event = Arc::new(Event {
+                seq,
+                at_ms,
+                call: info.id.clone(),
+                tool: info.tool.clone(),
+                kind: kind.clone(),
+                detail: detail.clone(),
+            });
+            // A display subscriber that is gone is forgotten.
+            state.outlets.retain_mut(|outlet| outlet.send(&event));
+            if state.log.has_readers() {
+                state.log.append(event, &mut |waker| wakers.push(waker));
+            }
         }
         if shared.window > 0 {
             if state.recent.len() == shared.window {
                 state.recent.pop_front();
             }
-            state.recent.push_back(event);
+            state.recent.push_back(Recent {
+                seq,
+                at_ms,
+                call: call as u32,
+                kind,
+                detail,
+            });
         }
+        // Wake waiting readers after the lock: waking may cost a system call.
+        drop(state);
+        wakers.wake_all();
         Some(seq)
     }
 
@@ -290,11 +389,8 @@ impl Bus {
     /// A display subscriber whose queue holds `capacity` events (at least 1).
     pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscriber {
         let shared = &self.handle.shared;
-        let mut state = shared.lock();
-        let inbox = Arc::new(Inbox::new(Some(capacity.max(1)), state.closed));
-        state.inboxes.push(inbox.clone());
-        drop(state);
-        Subscriber::new(shared.clone(), inbox)
+        let reader = shared.lock().attach(capacity, |_| {});
+        Subscriber::new(shared.clone(), reader)
     }
 
     /// A display subscriber that resumes after event `after_seq` (the SSE `Last-Event-ID`): it
@@ -309,16 +405,22 @@ impl Bus {
             w => w,
         };
         let mut state = shared.lock();
-        let inbox = Arc::new(Inbox::new(Some(capacity), state.closed));
         let first_kept = state.recent.front().map_or(state.next_seq, |e| e.seq);
         let missed = first_kept.saturating_sub(after_seq.saturating_add(1));
-        inbox.prefill(
-            missed,
-            state.recent.iter().filter(|e| e.seq > after_seq).cloned(),
-        );
-        state.inboxes.push(inbox.clone());
+        let replay: Vec<Arc<Event>> = state
+            .recent
+            .iter()
+            .filter(|e| e.seq > after_seq)
+            .filter_map(|e| e.event(&shared.roster))
+            .collect();
+        let reader = state.attach(capacity, |outlet| {
+            outlet.missed(missed);
+            for event in &replay {
+                outlet.send(event);
+            }
+        });
         drop(state);
-        Subscriber::new(shared.clone(), inbox)
+        Subscriber::new(shared.clone(), reader)
     }
 
     /// A lossless subscriber: every event from now on, in order, none dropped.
@@ -332,10 +434,11 @@ impl Bus {
         let shared = &self.handle.shared;
         let mut state = shared.lock();
         let snapshot = shared.snapshot_locked(&state);
-        let inbox = Arc::new(Inbox::new(None, state.closed));
-        state.inboxes.push(inbox.clone());
+        let id = state.next_id;
+        state.next_id += 1;
+        let cursor = state.log.reader(id);
         drop(state);
-        (snapshot, LosslessSubscriber::new(shared.clone(), inbox))
+        (snapshot, LosslessSubscriber::new(shared.clone(), cursor))
     }
 
     /// Where the batch stands now.
@@ -390,13 +493,20 @@ impl Bus {
 
     /// How many subscribers are attached.
     pub fn subscribers(&self) -> usize {
-        self.handle.shared.lock().inboxes.len()
+        let state = self.handle.shared.lock();
+        state.outlets.len() + state.log.readers()
     }
 
     /// The most events waiting in one subscriber's queue: how far the slowest lags.
-    pub fn backlog(&self) -> usize {
+    pub fn backlog(&self) -> u64 {
         let state = self.handle.shared.lock();
-        state.inboxes.iter().map(|i| i.len()).max().unwrap_or(0)
+        state
+            .outlets
+            .iter()
+            .map(Outlet::backlog)
+            .max()
+            .unwrap_or(0)
+            .max(state.log.backlog())
     }
 
     /// Closes the bus: later events are refused; subscribers receive what is queued, then

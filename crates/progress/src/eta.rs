@@ -28,7 +28,8 @@ impl Tracker {
     /// - a running call: now + what remains of its estimate, `max(estimate − elapsed,
     ///   elapsed / 10, 10 ms)` (a call past its estimate is not done, and the longer it overruns
     ///   the longer it is likely to take); when the tool reported a fraction `f`, that is blended
-    ///   with the rate it shows, `elapsed · (1 − f) / f`, trusted in proportion to `f`;
+    ///   with the end the rate it showed predicts (`elapsed at the report / f` after the
+    ///   attempt started), trusted in proportion to `f`;
     /// - a call between attempts: the rest of its delay + its estimate;
     /// - a waiting or queued call: the latest finish of its dependencies (or now) + its estimate,
     ///   or + 0 when a dependency it needs already failed and it will be skipped.
@@ -159,8 +160,12 @@ fn running_remaining(state: &CallState, estimate: u64, now: u64) -> f64 {
         .max(FLOOR_MS) as f64;
     let f = state.fraction;
     let remaining = if state.reported && f > 0.0 && f < 1.0 {
-        let attempt_elapsed = now.saturating_sub(state.attempt_started_ms) as f64;
-        let by_rate = attempt_elapsed * (1.0 - f) / f;
+        // At the rate it showed when it reported, the attempt ends at start + elapsed / f.
+        let before_report = state
+            .reported_at_ms
+            .saturating_sub(state.attempt_started_ms);
+        let end = state.attempt_started_ms as f64 + before_report as f64 / f;
+        let by_rate = (end - now as f64).max(FLOOR_MS as f64);
         f * by_rate + (1.0 - f) * by_estimate
     } else {
         by_estimate

@@ -9,10 +9,10 @@
 //! since the batch started and the call's id and tool; never its arguments or output unless the
 //! call opted in ([`Roster::reveal`]). Their JSON is stable (`docs/progress-events.md`).
 //!
-//! Subscribers each get their own queue: [`LosslessSubscriber`]s (results, audit log) receive
-//! every event in order; display [`Subscriber`]s have a bounded queue, are told when they
-//! [lagged](Received::Lagged), and can [resync](Subscriber::resync) from a [`BatchSnapshot`].
-//! Emitting never waits for anyone.
+//! [`LosslessSubscriber`]s (results, audit log) receive every event in order, from a log the
+//! bus appends each event to once; display [`Subscriber`]s have a bounded channel, are told
+//! when they [lagged](Received::Lagged), and can [resync](Subscriber::resync) from a
+//! [`BatchSnapshot`]. Emitting never waits for a subscriber.
 //!
 //! The bus folds every event into a [`Tracker`]: per call status, times, fraction, step and
 //! attempts; per batch counts, running calls, a fraction weighted by estimates and an [`Eta`]
@@ -73,6 +73,7 @@ mod error;
 mod estimate;
 mod eta;
 mod event;
+mod log;
 mod narrate;
 mod reporter;
 mod roster;

@@ -69,7 +69,7 @@ impl Roster {
                 estimated_ms: call.estimated_ms,
                 planned_ms: dag.estimate_ms(i),
                 skips_on_failure: call.on_dependency_failure == OnDependencyFailure::Skip,
-                reveal: false,
+                reveal: call.progress_detail,
             });
             dep_start.push(deps.len() as u32);
             let mut mine: Vec<(u32, bool)> = dag
@@ -94,8 +94,8 @@ impl Roster {
 
     /// Lets events of call `id` carry its arguments and output.
     ///
-    /// By default, no call reveals anything: progress is shown to people and must not leak
-    /// secrets. Fails with [`ProgressError::UnknownCall`] when no call has this id.
+    /// By default, only calls whose plan sets `progress_detail: true` reveal anything:
+    /// progress is shown to people and must not leak secrets. Fails with [`ProgressError::UnknownCall`] when no call has this id.
     pub fn reveal(&mut self, id: &str) -> Result<&mut Roster, ProgressError> {
         let i = self
             .position(id)
@@ -187,6 +187,19 @@ mod tests {
         assert!(!shared.reveals(1), "a clone made before keeps its settings");
         let err = roster.reveal("nope").unwrap_err();
         assert_eq!(err.to_string(), "no call has the id `nope`");
+    }
+
+    #[test]
+    fn calls_opt_in_to_details_from_the_plan() {
+        let plan = volley_planner::parse(
+            r#"{"calls": [{"tool": "a"}, {"tool": "b", "progress_detail": true}]}"#,
+            volley_planner::InputFormat::Volley,
+        )
+        .unwrap();
+        let dag = Planner::new().plan(&plan).unwrap();
+        let roster = Roster::new(&plan, &dag).unwrap();
+        assert!(!roster.reveals(0));
+        assert!(roster.reveals(1));
     }
 
     #[test]

@@ -1,190 +1,217 @@
-//! Subscribers: each has its own queue (an inbox) that the bus fills in O(1) under a short lock.
+//! Subscribers: lossless ones read the bus's shared log; display ones each have a bounded
+//! channel. Neither holds a lock the engine waits for.
 
-use std::collections::VecDeque;
-use std::future::poll_fn;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, error::TryRecvError as ChannelEmpty};
 
 use crate::bus::Shared;
 use crate::event::Event;
+use crate::log::Cursor;
 use crate::snapshot::BatchSnapshot;
 
-/// One subscriber's queue.
+/// What travels to a subscriber.
 #[derive(Debug)]
-pub(crate) struct Inbox {
-    queue: Mutex<Queue>,
+enum Item {
+    Event(Arc<Event>),
+    /// A display subscriber's queue was full for this many events, here.
+    Lagged(u64),
 }
 
+/// The bus's end of one display subscriber: its channel and how full the bus believes it is.
+///
+/// A channel, not a queue under a lock: a subscriber that is descheduled while it reads holds
+/// nothing the engine needs.
 #[derive(Debug)]
-struct Queue {
-    events: VecDeque<Arc<Event>>,
-    /// `None`: lossless (unbounded). `Some(n)`: a display queue of at most `n` events.
-    capacity: Option<usize>,
-    /// Events dropped since the subscriber last heard of it.
-    missed: u64,
-    waker: Option<Waker>,
-    closed: bool,
+pub(crate) struct Outlet {
+    pub(crate) id: u64,
+    sender: UnboundedSender<Item>,
+    /// Events the subscriber took; written by it, read here only when its queue may be full.
+    received: Arc<AtomicU64>,
+    /// Events sent.
+    sent: u64,
+    /// The last value of `received` read: `sent - known_received` bounds the queue's length.
+    known_received: u64,
+    /// The most events the queue holds.
+    capacity: u64,
+    /// Events dropped and not yet reported. Whoever takes it reports it: the bus, in a lag
+    /// notice before the next event it sends; or the subscriber, when it finds its queue empty
+    /// (no event follows the gap yet).
+    missed: Arc<AtomicU64>,
+    /// Whether this side dropped events since it last took `missed`.
+    dropped: bool,
 }
 
-impl Inbox {
-    pub(crate) fn new(capacity: Option<usize>, closed: bool) -> Inbox {
-        Inbox {
-            queue: Mutex::new(Queue {
-                events: VecDeque::new(),
-                capacity,
-                missed: 0,
-                waker: None,
-                closed,
-            }),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues an event (dropping the oldest when a display queue is full) and wakes the
-    /// subscriber if it waits.
-    pub(crate) fn push(&self, event: &Arc<Event>) {
-        let waker = {
-            let mut queue = self.lock();
-            if let Some(capacity) = queue.capacity
-                && queue.events.len() >= capacity
-            {
-                queue.events.pop_front();
-                queue.missed += 1;
-            }
-            queue.events.push_back(event.clone());
-            queue.waker.take()
+impl Outlet {
+    /// A channel for a subscriber: the bus's end and the subscriber's.
+    pub(crate) fn new(id: u64, capacity: usize) -> (Outlet, Reader) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let received = Arc::new(AtomicU64::new(0));
+        let missed = Arc::new(AtomicU64::new(0));
+        let outlet = Outlet {
+            id,
+            sender,
+            received: received.clone(),
+            sent: 0,
+            known_received: 0,
+            capacity: capacity.max(1) as u64,
+            missed: missed.clone(),
+            dropped: false,
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    /// Starts a resuming subscriber: `missed` events it will never see, then these.
-    pub(crate) fn prefill(&self, missed: u64, events: impl Iterator<Item = Arc<Event>>) {
-        let mut queue = self.lock();
-        queue.missed = missed;
-        for event in events {
-            if let Some(capacity) = queue.capacity
-                && queue.events.len() >= capacity
-            {
-                queue.events.pop_front();
-                queue.missed += 1;
-            }
-            queue.events.push_back(event);
-        }
-    }
-
-    pub(crate) fn close(&self) {
-        let waker = {
-            let mut queue = self.lock();
-            queue.closed = true;
-            queue.waker.take()
+        let reader = Reader {
+            id,
+            receiver,
+            received,
+            missed,
         };
-        if let Some(waker) = waker {
-            waker.wake();
+        (outlet, reader)
+    }
+
+    /// Sends an event; a full display queue drops it and counts it as missed. Returns false when
+    /// the subscriber is gone.
+    pub(crate) fn send(&mut self, event: &Arc<Event>) -> bool {
+        if self.sent - self.known_received >= self.capacity {
+            self.known_received = self.received.load(Ordering::Acquire);
+            if self.sent - self.known_received >= self.capacity {
+                self.missed(1);
+                return !self.sender.is_closed();
+            }
+        }
+        if self.dropped {
+            self.dropped = false;
+            let missed = self.missed.swap(0, Ordering::AcqRel);
+            if missed > 0 && self.sender.send(Item::Lagged(missed)).is_err() {
+                return false;
+            }
+        }
+        self.sent += 1;
+        self.sender.send(Item::Event(event.clone())).is_ok()
+    }
+
+    /// Counts `n` events this subscriber will never see, before what is sent next.
+    pub(crate) fn missed(&mut self, n: u64) {
+        if n > 0 {
+            self.missed.fetch_add(n, Ordering::AcqRel);
+            self.dropped = true;
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.lock().events.len()
+    /// Events sent and not yet received.
+    pub(crate) fn backlog(&self) -> u64 {
+        self.sent
+            .saturating_sub(self.received.load(Ordering::Acquire))
     }
 
-    /// Forgets what is queued and missed (the subscriber resynchronised).
-    fn clear(&self) {
-        let mut queue = self.lock();
-        queue.events.clear();
-        queue.missed = 0;
+    /// Forgets what was missed (the subscriber resynchronised and emptied its queue).
+    fn reset(&mut self) {
+        self.missed.store(0, Ordering::Release);
+        self.dropped = false;
+        self.known_received = self.received.load(Ordering::Acquire);
     }
 }
 
-/// What a subscriber's local buffer holds and how it refills from its inbox.
+/// The subscriber's end of its channel.
 #[derive(Debug)]
-struct Reader {
-    shared: Arc<Shared>,
-    inbox: Arc<Inbox>,
-    /// Events taken from the inbox in one swap, handed out one by one without a lock.
-    local: VecDeque<Arc<Event>>,
-    closed: bool,
-}
-
-enum Fill {
-    /// `missed` events were dropped before those now in `local`.
-    Got {
-        missed: u64,
-    },
-    Closed,
-    Pending,
+pub(crate) struct Reader {
+    id: u64,
+    receiver: UnboundedReceiver<Item>,
+    received: Arc<AtomicU64>,
+    missed: Arc<AtomicU64>,
 }
 
 impl Reader {
-    fn new(shared: Arc<Shared>, inbox: Arc<Inbox>) -> Reader {
-        Reader {
-            shared,
-            inbox,
-            local: VecDeque::new(),
-            closed: false,
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        match self.receiver.poll_recv(cx) {
+            Poll::Ready(Some(item)) => Poll::Ready(Some(self.count(item))),
+            // Empty or closed: a gap with no event after it yet is reported now. (While the
+            // queue is empty the bus drops nothing, so no wake-up is needed for it.)
+            other => match self.take_missed() {
+                Some(item) => Poll::Ready(Some(item)),
+                None => other,
+            },
         }
     }
 
-    /// Swaps the inbox's queue with the (empty) local buffer.
-    fn fill(&mut self, cx: Option<&mut Context<'_>>) -> Fill {
-        debug_assert!(self.local.is_empty());
-        if self.closed {
-            return Fill::Closed;
+    fn try_take(&mut self) -> Result<Item, TryRecvError> {
+        match self.receiver.try_recv() {
+            Ok(item) => Ok(self.count(item)),
+            Err(why) => match self.take_missed() {
+                Some(item) => Ok(item),
+                None if why == ChannelEmpty::Empty => Err(TryRecvError::Empty),
+                None => Err(TryRecvError::Closed),
+            },
         }
-        let mut queue = self.inbox.lock();
-        let missed = std::mem::take(&mut queue.missed);
-        if queue.events.is_empty() && missed == 0 {
-            if queue.closed {
-                self.closed = true;
-                return Fill::Closed;
-            }
-            if let Some(cx) = cx {
-                let waker = cx.waker();
-                if !queue.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                    queue.waker = Some(waker.clone());
-                }
-            }
-            return Fill::Pending;
+    }
+
+    /// Counts a received event, so that the bus knows the queue has room.
+    fn count(&self, item: Item) -> Item {
+        if let Item::Event(_) = item {
+            self.received.fetch_add(1, Ordering::Release);
         }
-        std::mem::swap(&mut queue.events, &mut self.local);
-        Fill::Got { missed }
+        item
+    }
+
+    fn take_missed(&self) -> Option<Item> {
+        if self.missed.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        match self.missed.swap(0, Ordering::AcqRel) {
+            0 => None,
+            missed => Some(Item::Lagged(missed)),
+        }
+    }
+
+    /// Throws away everything queued (for a resync, under the bus lock).
+    fn drain(&mut self) {
+        while let Ok(item) = self.receiver.try_recv() {
+            self.count(item);
+        }
     }
 }
 
-impl Drop for Reader {
+/// Detaches a subscriber from the bus when it is dropped.
+#[derive(Debug)]
+struct Attachment {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Attachment {
     fn drop(&mut self) {
-        self.shared.unsubscribe(&self.inbox);
+        self.shared.unsubscribe(self.id);
     }
 }
 
-/// Why [`LosslessSubscriber::try_recv`] returned no event.
+/// Why a `try_recv` returned nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TryRecvError {
-    /// No event yet.
+    /// Nothing yet.
     #[error("no event yet")]
     Empty,
-    /// The bus is closed and every event was received.
+    /// The bus is closed and everything was received.
     #[error("the bus is closed")]
     Closed,
 }
 
 /// Receives every event of the bus from its subscription on, in order, none dropped.
 ///
-/// For the paths that must not lose anything: results, the audit log. Its queue is unbounded;
-/// the executor watches [`Bus::backlog`](crate::Bus::backlog) if it worries.
+/// For the paths that must not lose anything: results, the audit log. It reads the bus's shared
+/// log, which keeps what it has not read (memory grows while it does not keep up); the executor
+/// watches [`Bus::backlog`](crate::Bus::backlog) if it worries.
 #[derive(Debug)]
 pub struct LosslessSubscriber {
-    reader: Reader,
+    cursor: Cursor,
+    _attachment: Attachment,
 }
 
 impl LosslessSubscriber {
-    pub(crate) fn new(shared: Arc<Shared>, inbox: Arc<Inbox>) -> LosslessSubscriber {
+    pub(crate) fn new(shared: Arc<Shared>, cursor: Cursor) -> LosslessSubscriber {
+        let id = cursor.id();
         LosslessSubscriber {
-            reader: Reader::new(shared, inbox),
+            cursor,
+            _attachment: Attachment { shared, id },
         }
     }
 
@@ -192,31 +219,17 @@ impl LosslessSubscriber {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub async fn recv(&mut self) -> Option<Arc<Event>> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Polls for the next event (for hand-written futures and streams).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Arc<Event>>> {
-        if let Some(event) = self.reader.local.pop_front() {
-            return Poll::Ready(Some(event));
-        }
-        match self.reader.fill(Some(cx)) {
-            Fill::Got { .. } => Poll::Ready(self.reader.local.pop_front()),
-            Fill::Closed => Poll::Ready(None),
-            Fill::Pending => Poll::Pending,
-        }
+        self.cursor.poll_next(cx)
     }
 
-    /// The next event if one is queued.
+    /// The next event if one is there.
     pub fn try_recv(&mut self) -> Result<Arc<Event>, TryRecvError> {
-        if let Some(event) = self.reader.local.pop_front() {
-            return Ok(event);
-        }
-        match self.reader.fill(None) {
-            Fill::Got { .. } => self.reader.local.pop_front().ok_or(TryRecvError::Empty),
-            Fill::Closed => Err(TryRecvError::Closed),
-            Fill::Pending => Err(TryRecvError::Empty),
-        }
+        self.cursor.try_next()
     }
 
     /// Waits for events and moves up to `limit` of them into `buffer`. Returns how many; 0 once
@@ -229,9 +242,15 @@ impl LosslessSubscriber {
             return 0;
         };
         buffer.push(first);
-        let more = self.reader.local.len().min(limit - 1);
-        buffer.extend(self.reader.local.drain(..more));
-        more + 1
+        let mut n = 1;
+        while n < limit {
+            let Ok(event) = self.try_recv() else {
+                break;
+            };
+            buffer.push(event);
+            n += 1;
+        }
+        n
     }
 }
 
@@ -240,8 +259,9 @@ impl LosslessSubscriber {
 pub enum Received {
     /// The next event.
     Event(Arc<Event>),
-    /// The subscriber fell behind and `missed` events were dropped here, before the next one it
-    /// receives. It can carry on, or [`resync`](Subscriber::resync) from a snapshot.
+    /// The subscriber fell behind: `missed` events were dropped here, between the event it
+    /// received last and the next one. It can carry on, or [`resync`](Subscriber::resync) from
+    /// a snapshot.
     Lagged {
         /// How many events it will never see.
         missed: u64,
@@ -250,18 +270,21 @@ pub enum Received {
 
 /// Receives the bus's events for a display: a bounded queue that never slows the engine.
 ///
-/// When it falls more than its capacity behind, the oldest events are dropped and it receives
-/// [`Received::Lagged`] where they were. Then [`resync`](Subscriber::resync) gives the current
+/// When its queue is full, the bus drops the events that do not fit and tells it how many with
+/// [`Received::Lagged`], where they were. Then [`resync`](Subscriber::resync) gives the current
 /// snapshot and continues right after it.
 #[derive(Debug)]
 pub struct Subscriber {
     reader: Reader,
+    attachment: Attachment,
 }
 
 impl Subscriber {
-    pub(crate) fn new(shared: Arc<Shared>, inbox: Arc<Inbox>) -> Subscriber {
+    pub(crate) fn new(shared: Arc<Shared>, reader: Reader) -> Subscriber {
+        let id = reader.id;
         Subscriber {
-            reader: Reader::new(shared, inbox),
+            reader,
+            attachment: Attachment { shared, id },
         }
     }
 
@@ -269,51 +292,37 @@ impl Subscriber {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub async fn recv(&mut self) -> Option<Received> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Polls for the next event or lag notice.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Received>> {
-        if let Some(event) = self.reader.local.pop_front() {
-            return Poll::Ready(Some(Received::Event(event)));
-        }
-        let fill = self.reader.fill(Some(cx));
-        self.after_fill(fill)
+        self.reader.poll(cx).map(|item| item.map(received))
     }
 
     /// The next event or lag notice if one is queued; [`TryRecvError::Empty`] if none is,
     /// [`TryRecvError::Closed`] once the bus is closed and the queue is empty.
     pub fn try_recv(&mut self) -> Result<Received, TryRecvError> {
-        if let Some(event) = self.reader.local.pop_front() {
-            return Ok(Received::Event(event));
-        }
-        let fill = self.reader.fill(None);
-        match self.after_fill(fill) {
-            Poll::Ready(Some(received)) => Ok(received),
-            Poll::Ready(None) => Err(TryRecvError::Closed),
-            Poll::Pending => Err(TryRecvError::Empty),
-        }
-    }
-
-    fn after_fill(&mut self, fill: Fill) -> Poll<Option<Received>> {
-        match fill {
-            Fill::Got { missed: 0 } => {
-                Poll::Ready(self.reader.local.pop_front().map(Received::Event))
-            }
-            Fill::Got { missed } => Poll::Ready(Some(Received::Lagged { missed })),
-            Fill::Closed => Poll::Ready(None),
-            Fill::Pending => Poll::Pending,
-        }
+        self.reader.try_take().map(received)
     }
 
     /// The batch as it stands now; the subscriber then receives exactly the events after it
     /// (anything queued or missed before is forgotten).
     pub fn resync(&mut self) -> BatchSnapshot {
-        let shared = self.reader.shared.clone();
-        // Under the bus lock no event is emitted: the snapshot and the emptied queue agree.
-        let state = shared.lock();
-        self.reader.local.clear();
-        self.reader.inbox.clear();
+        let shared = self.attachment.shared.clone();
+        // Under the bus lock no event is sent: the snapshot and the emptied queue agree.
+        let mut state = shared.lock();
+        self.reader.drain();
+        if let Some(outlet) = state.outlet(self.reader.id) {
+            outlet.reset();
+        }
         shared.snapshot_locked(&state)
+    }
+}
+
+fn received(item: Item) -> Received {
+    match item {
+        Item::Event(event) => Received::Event(event),
+        Item::Lagged(missed) => Received::Lagged { missed },
     }
 }

@@ -19,6 +19,8 @@ pub(crate) struct CallState {
     pub(crate) fraction: f64,
     /// Whether the current attempt reported a fraction.
     pub(crate) reported: bool,
+    /// When it last did.
+    pub(crate) reported_at_ms: u64,
     pub(crate) step: Option<Arc<str>>,
     pub(crate) attempts: u32,
     pub(crate) retry_at_ms: u64,
@@ -121,6 +123,7 @@ impl Tracker {
                 }
                 state.fraction = clamp_fraction(*fraction);
                 state.reported = true;
+                state.reported_at_ms = at_ms;
                 if step.is_some() {
                     state.step.clone_from(step);
                 }

@@ -115,26 +115,33 @@ async fn a_display_subscriber_that_never_reads_does_not_block_and_learns_what_it
         100,
         "the lossless one holds all, the display one 8"
     );
-    // The display subscriber lost the oldest 92 and says so before the 8 it kept.
-    assert_eq!(display.recv().await, Some(Received::Lagged { missed: 92 }));
+    // The display subscriber kept the 8 that fit, then learns that 92 did not.
     let mut kept = Vec::new();
-    while let Ok(Received::Event(e)) = display.try_recv() {
-        kept.push(e.seq);
+    for _ in 0..8 {
+        match display.recv().await {
+            Some(Received::Event(e)) => kept.push(e.seq),
+            other => panic!("expected an event, got {other:?}"),
+        }
     }
-    assert_eq!(kept, (93..=100).collect::<Vec<_>>());
+    assert_eq!(kept, (1..=8).collect::<Vec<_>>());
+    assert_eq!(display.recv().await, Some(Received::Lagged { missed: 92 }));
+    assert_eq!(display.try_recv(), Err(TryRecvError::Empty));
+    // With room again, it receives what comes next.
+    bus.emit(0, progress(0));
+    assert!(matches!(display.try_recv(), Ok(Received::Event(e)) if e.seq == 101));
     // The lossless one lost nothing.
     let mut all = 0;
     while lossless.try_recv().is_ok() {
         all += 1;
     }
-    assert_eq!(all, 100);
+    assert_eq!(all, 101);
 
     // It falls behind again, then resynchronises from a snapshot instead of reading.
     for i in 0..20 {
         bus.emit(0, progress(i));
     }
     let snapshot = display.resync();
-    assert_eq!(snapshot.seq, 120);
+    assert_eq!(snapshot.seq, 121);
     assert_eq!(snapshot.calls[0].fraction, 0.19);
     assert_eq!(display.try_recv(), Err(TryRecvError::Empty));
     bus.emit(0, EventKind::Completed);
@@ -142,6 +149,24 @@ async fn a_display_subscriber_that_never_reads_does_not_block_and_learns_what_it
         Some(Received::Event(e)) => assert_eq!(e.seq, snapshot.seq + 1),
         other => panic!("expected the event after the snapshot, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_gap_at_the_end_is_reported_before_the_stream_ends() {
+    let bus = Bus::new(roster(&["a"]));
+    let mut display = bus.subscribe_with_capacity(2);
+    for i in 0..5 {
+        bus.emit(0, progress(i));
+    }
+    bus.close();
+    let mut got = Vec::new();
+    while let Some(received) = display.recv().await {
+        got.push(match received {
+            Received::Event(e) => format!("#{}", e.seq),
+            Received::Lagged { missed } => format!("missed {missed}"),
+        });
+    }
+    assert_eq!(got, ["#1", "#2", "missed 3"]);
 }
 
 #[tokio::test]
@@ -374,4 +399,16 @@ async fn paused_time_makes_the_batch_clock_exact() {
         (beat.at_ms, beat.text.as_str()),
         (3_000, "Still checking the calendar…")
     );
+}
+
+#[test]
+fn handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Bus>();
+    send_sync::<Reporter>();
+    send_sync::<Event>();
+    send_sync::<volley_progress::BatchSnapshot>();
+    send::<volley_progress::Subscriber>();
+    send::<volley_progress::LosslessSubscriber>();
 }
