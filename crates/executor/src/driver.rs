@@ -157,6 +157,7 @@ pub(crate) struct Driver {
     fail_fast_from: Option<u32>,
     published: bool,
     span: Span,
+    clock: std::cell::Cell<Option<Instant>>,
 }
 
 impl Driver {
@@ -239,6 +240,7 @@ impl Driver {
             published: false,
             span,
             engine,
+            clock: std::cell::Cell::new(None),
         };
         if driver.engine.config.progress {
             driver.attach(|_| ());
@@ -279,13 +281,27 @@ impl Driver {
         driver
     }
 
+    /// Now: read once, then reused until tool code or the runtime may have let time pass
+    /// ([`Driver::tick`]); a no-op call reads the clock twice, not five times.
+    fn now(&self) -> Instant {
+        match self.clock.get() {
+            Some(now) => now,
+            None => {
+                let now = Instant::now();
+                self.clock.set(Some(now));
+                now
+            }
+        }
+    }
+
+    /// Forgets the cached time (tool code ran, or the driver is about to wait).
+    fn tick(&self) {
+        self.clock.set(None);
+    }
+
     fn now_ms(&self) -> u64 {
-        u64::try_from(
-            Instant::now()
-                .saturating_duration_since(self.start)
-                .as_millis(),
-        )
-        .unwrap_or(u64::MAX)
+        u64::try_from(self.now().saturating_duration_since(self.start).as_millis())
+            .unwrap_or(u64::MAX)
     }
 
     fn tier(&self, i: usize) -> u8 {
@@ -385,9 +401,10 @@ impl Driver {
         let tier = self.tier(i) as usize;
         self.tier_left[tier] -= 1;
         self.audit_outcome(&outcome);
-        if self.bus.is_some() {
+        if let Some(bus) = &self.bus {
             let event = terminal_event(&outcome);
-            self.emit(i, || event);
+            let output = outcome.output.as_ref();
+            bus.emit_with_detail(i, event, || output.cloned().unwrap_or(Value::Null));
         }
         tracing::debug!(
             parent: &self.span, call = %outcome.id, tool = %outcome.tool,
@@ -560,6 +577,7 @@ impl Driver {
             let failure = self.unknown_tool(i);
             return self.fail(i, failure);
         };
+        self.tick();
         self.slots[i].attempts += 1;
         let attempt = self.slots[i].attempts;
         let args = if attempt == 1 || !self.retry_args.contains_key(&(i as u32)) {
@@ -581,16 +599,16 @@ impl Driver {
             self.retry_args.insert(i as u32, args.clone());
         }
         self.in_flight += 1;
-        let token = CancellationToken::new();
-        self.slots[i].token = Some(token.clone());
+        self.slots[i].token = Some(CancellationToken::new());
         let Some(backend) = self.engine.backend.clone() else {
-            return self.launch(i, &entry, args, None, token, cx);
+            return self.launch(i, entry, args, None, cx);
         };
         let request = self.request(i, &entry);
         match backend.try_acquire(&request) {
-            Ok(permit) => self.launch(i, &entry, args, Some(permit), token, cx),
+            Ok(permit) => self.launch(i, entry, args, Some(permit), cx),
             Err(TryAcquireError::Busy { .. } | TryAcquireError::RateLimited { .. }) => {
                 self.slots[i].state = State::Acquiring;
+                let token = self.slots[i].token.clone().unwrap_or_default();
                 let watch = CancelWatch::new(token, self.engine.config.grace);
                 self.acquiring
                     .push(Acquiring::new(i as u32, backend, request, watch, args));
@@ -718,13 +736,12 @@ impl Driver {
     fn launch(
         &mut self,
         i: usize,
-        entry: &Arc<Entry>,
+        entry: Arc<Entry>,
         args: Value,
         permit: Option<volley_resources::Permit>,
-        token: CancellationToken,
         cx: &mut Context<'_>,
     ) {
-        let now = Instant::now();
+        let now = self.now();
         let now_ms = self.now_ms();
         let slot = &mut self.slots[i];
         slot.state = State::Running;
@@ -733,6 +750,8 @@ impl Driver {
         }
         let attempt = slot.attempts;
         let id = slot.id.clone();
+        // The slot keeps the token (to cancel the call); the tool gets the one clone.
+        let token = slot.token.clone().unwrap_or_default();
         self.audit(
             i,
             AuditEvent::Started {
@@ -740,7 +759,10 @@ impl Driver {
                 args: Redacted::new(&args, &entry.redact),
             },
         );
-        self.emit(i, || EventKind::Started { attempt });
+        if let Some(bus) = &self.bus {
+            // Arguments ride along only for calls whose plan set `progress_detail`.
+            bus.emit_with_detail(i, EventKind::Started { attempt }, || args.clone());
+        }
         let timeout = attempt_timeout(
             self.plan.calls[i].timeout_ms,
             entry.timeout,
@@ -752,7 +774,7 @@ impl Driver {
             (a, b) => a.or(b),
         };
         let progress = Progress::for_call(self.completion.bus.clone(), i);
-        let ctx = ToolContext::for_attempt(id.clone(), attempt, token.clone(), deadline, progress);
+        let ctx = ToolContext::for_attempt(id.clone(), attempt, token, deadline, progress);
         let span = tracing::debug_span!(
             parent: &self.span, "call", call = %id, tool = %entry.name, attempt,
             status = tracing::field::Empty
@@ -763,11 +785,13 @@ impl Driver {
                 let _entered = span.enter();
                 work.poll_work(cx)
             };
+            self.tick();
             if let Poll::Ready(result) = first {
                 span.record("status", status_name(&result));
                 return self.on_attempt_done(i, result);
             }
         }
+        let token = self.slots[i].token.clone().unwrap_or_default();
         self.running.push(Attempt {
             call: i as u32,
             work,
@@ -790,9 +814,8 @@ impl Driver {
         }
         match result {
             Ok((permit, args)) if !self.slots[i].cancel_requested && self.stop.is_none() => {
-                let token = self.slots[i].token.clone().unwrap_or_default();
                 match self.entries[i].clone() {
-                    Some(entry) => self.launch(i, &entry, args, Some(permit), token, cx),
+                    Some(entry) => self.launch(i, entry, args, Some(permit), cx),
                     None => self.on_attempt_done(
                         i,
                         Err(Failure::new(ErrorKind::UnknownTool, "unknown tool")),
@@ -1260,22 +1283,25 @@ impl Driver {
         }
         self.published = true;
         let elapsed = self.now_ms();
-        let outcomes: Vec<Outcome> = self
-            .outcomes
-            .iter_mut()
+        // In place: `Option<Outcome>` has the size of `Outcome`, so this reuses the allocation
+        // rather than holding every outcome twice at the peak.
+        let slots = &self.slots;
+        let calls = &self.plan.calls;
+        let outcomes: Vec<Outcome> = mem::take(&mut self.outcomes)
+            .into_iter()
             .enumerate()
             .map(|(i, o)| {
-                o.take().unwrap_or_else(|| Outcome {
+                o.unwrap_or_else(|| Outcome {
                     index: i,
-                    id: self.slots[i].id.clone(),
-                    tool: Arc::from(self.plan.calls[i].tool.as_str()),
+                    id: slots[i].id.clone(),
+                    tool: Arc::from(calls[i].tool.as_str()),
                     status: Status::Cancelled,
                     output: None,
                     error: Some(Box::new(CallError::new(
                         ErrorKind::Cancelled,
                         "the engine lost track of this call (a bug): it did not run to its end",
                     ))),
-                    attempts: self.slots[i].attempts,
+                    attempts: slots[i].attempts,
                     queued_at_ms: None,
                     started_at_ms: None,
                     ended_at_ms: elapsed,
@@ -1319,6 +1345,7 @@ impl Future for Driver {
         let this = self.get_mut();
         let mut budget = BUDGET;
         loop {
+            this.tick();
             let mut progressed = false;
             while this.commands_open {
                 match this.commands.poll_recv(cx) {
@@ -1354,7 +1381,9 @@ impl Future for Driver {
                 }
             }
             while budget > 0 {
-                match this.running.poll_next_unpin(cx) {
+                let polled = this.running.poll_next_unpin(cx);
+                this.tick();
+                match polled {
                     Poll::Ready(Some((i, result))) => {
                         budget -= 1;
                         progressed = true;

@@ -1,7 +1,10 @@
 //! The engine: a registry, a configuration, a resource backend and audit sinks; runs plans.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -296,8 +299,15 @@ impl Engine {
             completion: completion.clone(),
             span: span.clone(),
         };
-        let driver = Driver::new(self.inner.clone(), setup);
-        runtime.spawn(driver.instrument(span));
+        let mut driver = Driver::new(self.inner.clone(), setup).instrument(span);
+        // One poll here first: a batch whose tools finish in their first poll is over before
+        // `run` returns, with no task spawned and no thread woken. Otherwise the driver goes to
+        // its own task, whose first poll registers every waker again (the no-op waker used here
+        // is never relied on: each source the driver waits on is polled anew in every poll).
+        let mut cx = Context::from_waker(Waker::noop());
+        if Pin::new(&mut driver).poll(&mut cx).is_pending() {
+            runtime.spawn(driver);
+        }
         Ok(BatchHandle::new(batch, sender, completion))
     }
 }

@@ -106,8 +106,7 @@ impl Drop for AbortOnDrop {
 
 /// The tool's future for one attempt. It owns the tool (an `Arc`), so it can outlive this
 /// call; `Tool::call` itself runs in its first poll, under the same `catch_unwind` as the rest.
-pub(crate) fn begin(entry: &Arc<Entry>, args: Value, ctx: ToolContext) -> Work {
-    let entry = Arc::clone(entry);
+pub(crate) fn begin(entry: Arc<Entry>, args: Value, ctx: ToolContext) -> Work {
     let spawn = entry.spawn;
     let future: ToolFuture = Box::pin(async move { entry.tool.call(args, ctx).await });
     if spawn {
