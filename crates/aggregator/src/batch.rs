@@ -1,6 +1,6 @@
 //! A finished batch: the plan and its outcomes paired up, one row per call.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, OnceLock};
 
 use volley_executor::{CallError, ErrorKind, Outcome, Status};
@@ -26,7 +26,7 @@ pub(crate) const NO_OUTCOME: &str = "the executor reported no outcome for this c
 /// calls added while the batch ran. Everything the aggregator produces is read from here.
 ///
 /// Built by [`Aggregator::batch`](crate::Aggregator::batch). What it computes (the alignment
-/// at once; the measurements, the DAG when none was given, and the id index on first use) is
+/// at once; the measurements, the DAG when none was given, and the rows of causes on first use) is
 /// computed once and shared by the views.
 #[derive(Debug)]
 pub struct Batch<'a> {
@@ -41,15 +41,11 @@ pub struct Batch<'a> {
     missing: Vec<Outcome>,
     /// Outcomes left out: a second outcome for one call.
     ignored: usize,
-    index: OnceLock<Index<'a>>,
+    /// Rows of the calls errors name as their cause, built on first need.
+    causes: OnceLock<FxHashMap<&'a str, u32>>,
+    /// How many plan calls use each tool, built on first need.
+    tool_uses: OnceLock<FxHashMap<&'a str, u32>>,
     measure: OnceLock<Measure>,
-}
-
-/// Lookups built on first need: rows by id, how many plan calls use each tool.
-#[derive(Debug, Default)]
-struct Index<'a> {
-    rows: HashMap<&'a str, u32>,
-    tool_uses: HashMap<&'a str, u32>,
 }
 
 impl<'a> Batch<'a> {
@@ -58,13 +54,13 @@ impl<'a> Batch<'a> {
         let mut slots = vec![NONE; n];
         let mut extra: Vec<u32> = Vec::new();
         // Built only when an outcome is not at its own index (outcomes are normally in order).
-        let mut by_id: Option<HashMap<&str, usize>> = None;
+        let mut by_id: Option<FxHashMap<&str, usize>> = None;
         for (k, outcome) in outcomes.iter().enumerate() {
             let position = match plan.calls.get(outcome.index) {
                 Some(call) if call.id == *outcome.id => Some(outcome.index),
                 _ => by_id
                     .get_or_insert_with(|| {
-                        let mut map = HashMap::with_capacity(n);
+                        let mut map = FxHashMap::with_capacity_and_hasher(n, Default::default());
                         for (i, call) in plan.calls.iter().enumerate() {
                             map.entry(call.id.as_str()).or_insert(i);
                         }
@@ -81,7 +77,8 @@ impl<'a> Batch<'a> {
         }
         // Added calls: in the order the executor numbered them, one outcome per id.
         extra.sort_by_key(|&k| (outcomes[k as usize].index, k));
-        let mut seen: HashSet<&str> = HashSet::with_capacity(extra.len());
+        let mut seen: FxHashSet<&str> =
+            FxHashSet::with_capacity_and_hasher(extra.len(), Default::default());
         extra.retain(|&k| seen.insert(&outcomes[k as usize].id));
         let placed = slots.iter().filter(|&&s| s != NONE).count();
         let ignored = outcomes.len() - placed - extra.len();
@@ -104,7 +101,8 @@ impl<'a> Batch<'a> {
             rows: slots,
             missing,
             ignored,
-            index: OnceLock::new(),
+            causes: OnceLock::new(),
+            tool_uses: OnceLock::new(),
             measure: OnceLock::new(),
         }
     }
@@ -122,7 +120,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Every call's result in plan order, with counts and timings: the `volley run` JSON.
-    pub fn result(&self) -> BatchResult {
+    pub fn result(&self) -> BatchResult<'a> {
         BatchResult::of(self)
     }
 
@@ -190,6 +188,23 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// The outcome of a row as the caller gave it (`None` for a stand-in), borrowed for as long
+    /// as the outcomes are.
+    pub(crate) fn given(&self, row: usize) -> Option<&'a Outcome> {
+        let outcomes: &'a [Outcome] = self.outcomes;
+        outcomes.get(self.rows[row] as usize)
+    }
+
+    /// A row's id and tool, borrowed for as long as the plan and outcomes are.
+    pub(crate) fn names(&self, row: usize) -> (&'a str, &'a str) {
+        match (self.given(row), self.call(row)) {
+            (Some(outcome), _) => (&outcome.id, &outcome.tool),
+            (None, Some(call)) => (&call.id, &call.tool),
+            // Stand-ins are only made for plan calls.
+            (None, None) => ("", ""),
+        }
+    }
+
     /// The rows' outcomes, in row order.
     pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &Outcome> + '_ {
         (0..self.rows.len()).map(move |row| self.outcome(row))
@@ -219,30 +234,62 @@ impl<'a> Batch<'a> {
         })
     }
 
-    /// The row of the call with this id.
-    pub(crate) fn row_of(&self, id: &str) -> Option<usize> {
-        self.index().rows.get(id).map(|&row| row as usize)
+    /// The row of the call with this id, if some call's error names it as its cause (only
+    /// those are indexed: a few ids, not the whole batch).
+    pub(crate) fn cause_row(&self, id: &str) -> Option<usize> {
+        self.causes().get(id).map(|&row| row as usize)
+    }
+
+    /// The row of `id`, the call `row`'s error names as its cause: one of its dependencies
+    /// when the DAG was given (no index to build for the usual case), else any call.
+    pub(crate) fn upstream_row(&self, row: usize, id: &str) -> Option<usize> {
+        if let Some(dag) = self.given_dag
+            && row < self.plan.calls.len()
+            && let Some((dep, _)) = dag
+                .dependencies(row)
+                .find(|&(dep, _)| self.plan.calls[dep].id == id)
+        {
+            return Some(dep);
+        }
+        self.cause_row(id)
     }
 
     /// Whether the plan calls `tool` more than once (then a call is named by its id too).
     pub(crate) fn tool_is_shared(&self, tool: &str) -> bool {
-        self.index().tool_uses.get(tool).is_some_and(|&n| n > 1)
+        let uses = self.tool_uses.get_or_init(|| {
+            let mut uses: FxHashMap<&'a str, u32> = FxHashMap::default();
+            for call in &self.plan.calls {
+                *uses.entry(call.tool.as_str()).or_default() += 1;
+            }
+            uses
+        });
+        uses.get(tool).is_some_and(|&n| n > 1)
     }
 
-    fn index(&self) -> &Index<'a> {
-        self.index.get_or_init(|| {
-            let mut index = Index::default();
-            for (row, call) in self.plan.calls.iter().enumerate() {
-                index.rows.entry(call.id.as_str()).or_insert(row as u32);
-                *index.tool_uses.entry(call.tool.as_str()).or_default() += 1;
-            }
-            for row in self.plan.calls.len()..self.rows.len() {
-                let k = self.rows[row] as usize;
-                if let Some(outcome) = self.outcomes.get(k) {
-                    index.rows.entry(&outcome.id).or_insert(row as u32);
+    /// Rows of the calls some error names as its cause, built on first need.
+    fn causes(&self) -> &FxHashMap<&'a str, u32> {
+        self.causes.get_or_init(|| {
+            let mut causes: FxHashMap<&'a str, u32> = FxHashMap::default();
+            for row in 0..self.rows.len() {
+                if let Some(id) = self
+                    .given(row)
+                    .and_then(|o| o.error.as_deref())
+                    .and_then(|e| e.upstream.as_deref())
+                {
+                    causes.insert(id, NONE);
                 }
             }
-            index
+            if !causes.is_empty() {
+                for row in 0..self.rows.len() {
+                    if let Some(slot) = causes.get_mut(self.names(row).0)
+                        && *slot == NONE
+                    {
+                        *slot = row as u32;
+                    }
+                }
+                causes.retain(|_, row| *row != NONE);
+            }
+            causes
         })
     }
 

@@ -89,12 +89,15 @@ impl Skip {
 /// The sentence for a call that did not succeed (`None` for a success).
 pub(crate) fn explain(batch: &Batch<'_>, row: usize, units: Units) -> Option<String> {
     let outcome = batch.outcome(row);
+    if outcome.status == Status::Ok {
+        return None;
+    }
     let tool = &*outcome.tool;
     let message = outcome.message().unwrap_or("no reason was given");
     let mut out = String::with_capacity(tool.len() + message.len() + 48);
     out.push_str(tool);
     match outcome.status {
-        Status::Ok => return None,
+        Status::Ok => {}
         Status::Timeout => timed_out(&mut out, outcome, message, units),
         Status::Error => failed(&mut out, outcome, message, units),
         Status::Cancelled => cancelled(&mut out, batch, row, outcome, message, units),
@@ -146,12 +149,13 @@ fn cancelled(
     units: Units,
 ) {
     match Cancel::of(batch, row, outcome) {
-        Cancel::FailFast(upstream) => {
+        Cancel::FailFast(id) => {
+            let who = batch.cause_row(id).map_or(Who::Unknown(id), Who::Row);
             let _ = write!(
                 out,
                 " was cancelled by fail-fast: {} {}, and the batch stops at its first failure",
-                call_name(batch, upstream),
-                what_happened(batch, upstream)
+                call_name(batch, who),
+                what_happened(batch, who)
             );
         }
         Cancel::Deadline => match batch.plan.deadline_ms {
@@ -190,22 +194,21 @@ fn skipped(
     message: &str,
     units: Units,
 ) {
-    let upstream = outcome.error.as_ref().and_then(|e| e.upstream.as_deref());
-    match (Skip::of(outcome), upstream) {
-        (Skip::Dependency, Some(upstream)) => {
-            let root = root_cause(batch, upstream);
+    match (Skip::of(outcome), upstream(batch, row, outcome)) {
+        (Skip::Dependency, Some(direct)) => {
+            let root = root_cause(batch, direct);
             let _ = write!(
                 out,
                 " was skipped because {} {}",
                 call_name(batch, root),
                 what_happened(batch, root)
             );
-            if root != upstream {
+            if root != direct {
                 let _ = write!(
                     out,
                     " (so {}, which it needs, {})",
-                    call_name(batch, upstream),
-                    what_happened(batch, upstream)
+                    call_name(batch, direct),
+                    what_happened(batch, direct)
                 );
             }
         }
@@ -234,48 +237,68 @@ fn skipped(
     }
 }
 
-/// The call at the start of a chain of skips: follows `upstream` while that call was itself
+/// A call named in another call's sentence: a row, or only an id the batch does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Who<'b> {
+    Row(usize),
+    Unknown(&'b str),
+}
+
+/// The call a row's error names as its cause.
+pub(crate) fn upstream<'b>(batch: &Batch<'_>, row: usize, outcome: &'b Outcome) -> Option<Who<'b>> {
+    let id = outcome.error.as_ref()?.upstream.as_deref()?;
+    Some(match batch.upstream_row(row, id) {
+        Some(up) => Who::Row(up),
+        None => Who::Unknown(id),
+    })
+}
+
+/// The call at the start of a chain of skips: follows the cause while that call was itself
 /// skipped for a dependency.
-pub(crate) fn root_cause<'b>(batch: &'b Batch<'_>, id: &'b str) -> &'b str {
-    let mut id = id;
+pub(crate) fn root_cause<'b>(batch: &'b Batch<'_>, who: Who<'b>) -> Who<'b> {
+    let mut who = who;
     // Bounded: a chain cannot be longer than the batch (guards against inconsistent input).
     for _ in 0..batch.len() {
-        let Some(row) = batch.row_of(id) else { break };
+        let Who::Row(row) = who else { break };
         let outcome = batch.outcome(row);
-        let next = match (&outcome.status, outcome.error.as_deref()) {
-            (Status::Skipped, Some(e)) if e.kind == ErrorKind::DependencyFailed => {
-                e.upstream.as_deref()
-            }
-            _ => None,
-        };
-        match next {
-            Some(next) if next != id => id = next,
+        if outcome.status != Status::Skipped || Skip::of(outcome) != Skip::Dependency {
+            break;
+        }
+        match upstream(batch, row, outcome) {
+            Some(next) if next != who => who = next,
             _ => break,
         }
     }
-    id
+    who
 }
 
 /// How a call is named in another call's sentence: its tool, and its id too when the plan
 /// calls that tool more than once.
-pub(crate) fn call_name(batch: &Batch<'_>, id: &str) -> String {
-    match batch.row_of(id).map(|row| batch.outcome(row)) {
-        Some(outcome) if batch.tool_is_shared(&outcome.tool) && *outcome.tool != *id => {
-            format!("{} (call `{id}`)", outcome.tool)
+pub(crate) fn call_name(batch: &Batch<'_>, who: Who<'_>) -> String {
+    match who {
+        Who::Row(row) => {
+            let outcome = batch.outcome(row);
+            if *outcome.tool != *outcome.id && batch.tool_is_shared(&outcome.tool) {
+                format!("{} (call `{}`)", outcome.tool, outcome.id)
+            } else {
+                outcome.tool.to_string()
+            }
         }
-        Some(outcome) => outcome.tool.to_string(),
-        None => format!("`{id}`"),
+        Who::Unknown(id) => format!("`{id}`"),
     }
 }
 
-/// `failed`, `timed out`, `was cancelled`, `was skipped`: what happened to the call with this id.
-pub(crate) fn what_happened(batch: &Batch<'_>, id: &str) -> &'static str {
-    match batch.row_of(id).map(|row| batch.outcome(row).status) {
-        Some(Status::Error) => "failed",
-        Some(Status::Timeout) => "timed out",
-        Some(Status::Cancelled) => "was cancelled",
-        Some(Status::Skipped) => "was skipped",
-        Some(Status::Ok) | None => "did not succeed",
+/// `failed`, `timed out`, `was cancelled`, `was skipped`: what happened to a call.
+pub(crate) fn what_happened(batch: &Batch<'_>, who: Who<'_>) -> &'static str {
+    match who {
+        Who::Row(row) => match batch.outcome(row).status {
+            Status::Error => "failed",
+            Status::Timeout => "timed out",
+            Status::Cancelled => "was cancelled",
+            Status::Skipped => "was skipped",
+            Status::Ok => "did not succeed",
+        },
+        Who::Unknown(_) => "did not succeed",
     }
 }
 

@@ -1,6 +1,6 @@
 //! Errors merged: failures grouped by tool and kind, one line for people, one sentence to say.
 
-use std::collections::HashMap;
+use crate::hash::FxHashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -54,7 +54,7 @@ pub struct ErrorGroup {
 impl ErrorSummary {
     pub(crate) fn of(batch: &Batch<'_>) -> ErrorSummary {
         let config = batch.config;
-        let mut keys: HashMap<(&str, ErrorKind), usize> = HashMap::new();
+        let mut keys: FxHashMap<(&str, ErrorKind), usize> = FxHashMap::default();
         let mut members: Vec<Vec<usize>> = Vec::new();
         for (row, outcome) in batch.iter().enumerate() {
             if outcome.status == Status::Ok

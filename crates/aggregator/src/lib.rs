@@ -85,6 +85,7 @@ mod aggregator;
 mod batch;
 mod describe;
 mod errors;
+mod hash;
 mod human;
 mod measure;
 mod provider;

@@ -17,7 +17,7 @@
 //!   beat. Computed from measured durations (`S` the longest path by them) and from the plan's
 //!   estimates (`S` the planner's critical path).
 
-use std::collections::HashMap;
+use crate::hash::FxHashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -318,7 +318,7 @@ fn round1(x: f64) -> String {
 
 /// Per-tool figures, in plan order of each tool's first call.
 fn tool_stats(batch: &Batch<'_>, wall_ms: u64) -> Vec<ToolStats> {
-    let mut order: HashMap<&str, usize> = HashMap::new();
+    let mut order: FxHashMap<&str, usize> = FxHashMap::default();
     let mut stats: Vec<(ToolStats, Vec<(u64, u64)>)> = Vec::new();
     for outcome in batch.iter() {
         let k = *order.entry(&outcome.tool).or_insert_with(|| {

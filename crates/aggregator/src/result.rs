@@ -1,11 +1,11 @@
 //! The batch result: one entry per call in plan order, and a summary. Its JSON is the
 //! `volley run` output contract (`docs/results.md`).
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use volley_executor::{ErrorKind, Status};
+use volley_executor::{ErrorKind, Outcome, Status};
 
 use crate::batch::Batch;
 use crate::describe::explain;
@@ -14,31 +14,35 @@ use crate::truncate::{json_len_within, json_text};
 
 /// Every call's result, in plan order (then calls added while the batch ran), and a summary.
 ///
+/// It borrows ids, tool names and outputs from the plan and the outcomes (copying 100,000
+/// outputs would cost more than everything else the aggregator does); [`BatchResult::into_owned`]
+/// makes a copy that borrows nothing.
+///
 /// Serializes to exactly
 /// `{"results": [{"id", "tool", "status", "output"?, "error"?: {"kind", "message"}, "attempts",
 /// "started_ms", "duration_ms"}…], "summary": {"total", "ok", "failed", "timed_out",
 /// "cancelled", "skipped", "wall_ms", "sequential_ms", "speedup", "critical_path_ms",
 /// "peak_concurrency"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BatchResult {
+pub struct BatchResult<'a> {
     /// One per call, in plan order.
-    pub results: Vec<CallResult>,
+    pub results: Vec<CallResult<'a>>,
     /// Counts and timings.
     pub summary: Summary,
 }
 
 /// What happened to one call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallResult {
+pub struct CallResult<'a> {
     /// The call's id (a provider's tool-use id when the plan came from a model's answer).
-    pub id: Arc<str>,
+    pub id: Cow<'a, str>,
     /// The tool it called.
-    pub tool: Arc<str>,
+    pub tool: Cow<'a, str>,
     /// `ok`, `error`, `timeout`, `cancelled` or `skipped`.
     pub status: Status,
     /// The tool's output (status `ok` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub output: Option<Cow<'a, Value>>,
     /// What went wrong (every status but `ok`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ResultError>,
@@ -125,24 +129,29 @@ impl Summary {
     }
 }
 
-impl BatchResult {
-    pub(crate) fn of(batch: &Batch<'_>) -> BatchResult {
+impl<'a> BatchResult<'a> {
+    pub(crate) fn of(batch: &Batch<'a>) -> BatchResult<'a> {
         let config = batch.config;
         let results = (0..batch.len())
             .map(|row| {
                 let outcome = batch.outcome(row);
-                let output = match (&outcome.output, outcome.status) {
-                    (Some(output), Status::Ok) => Some(
+                let (id, tool) = batch.names(row);
+                let output = match batch.given(row) {
+                    Some(Outcome {
+                        status: Status::Ok,
+                        output: Some(output),
+                        ..
+                    }) => Some(
                         if config.truncate_results
                             && json_len_within(output, config.max_output_bytes)
                                 > config.max_output_bytes
                         {
-                            Value::String(json_text(output, config.max_output_bytes))
+                            Cow::Owned(Value::String(json_text(output, config.max_output_bytes)))
                         } else {
-                            output.clone()
+                            Cow::Borrowed(output)
                         },
                     ),
-                    (None, Status::Ok) => Some(Value::Null),
+                    _ if outcome.status == Status::Ok => Some(Cow::Owned(Value::Null)),
                     _ => None,
                 };
                 let error = explain(batch, row, Units::Model).map(|message| ResultError {
@@ -152,8 +161,8 @@ impl BatchResult {
                     message,
                 });
                 CallResult {
-                    id: Arc::clone(&outcome.id),
-                    tool: Arc::clone(&outcome.tool),
+                    id: Cow::Borrowed(id),
+                    tool: Cow::Borrowed(tool),
                     status: outcome.status,
                     output,
                     error,
@@ -166,6 +175,27 @@ impl BatchResult {
         BatchResult {
             results,
             summary: Summary::of(batch),
+        }
+    }
+
+    /// A copy that borrows nothing from the plan or the outcomes.
+    pub fn into_owned(self) -> BatchResult<'static> {
+        BatchResult {
+            results: self
+                .results
+                .into_iter()
+                .map(|r| CallResult {
+                    id: Cow::Owned(r.id.into_owned()),
+                    tool: Cow::Owned(r.tool.into_owned()),
+                    status: r.status,
+                    output: r.output.map(|o| Cow::Owned(o.into_owned())),
+                    error: r.error,
+                    attempts: r.attempts,
+                    started_ms: r.started_ms,
+                    duration_ms: r.duration_ms,
+                })
+                .collect(),
+            summary: self.summary,
         }
     }
 

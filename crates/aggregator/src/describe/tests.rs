@@ -24,7 +24,9 @@ fn sentence(outcomes: Vec<O>, units: Units) -> String {
     let config = Config::default();
     let batch = Batch::new(&config, &plan, &outcomes);
     let last = outcomes.last().unwrap();
-    let row = batch.row_of(&last.id).unwrap();
+    let row = (0..batch.len())
+        .find(|&row| batch.outcome(row).id == last.id)
+        .unwrap();
     explain(&batch, row, units).unwrap_or_else(|| "<ok>".to_owned())
 }
 

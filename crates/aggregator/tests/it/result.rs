@@ -90,8 +90,9 @@ fn the_json_is_exactly_the_contract() {
     // Same keys, same order, same values.
     assert_eq!(result.to_json(), serde_json::to_string(&expected).unwrap());
     // And it reads back.
-    let back: BatchResult = serde_json::from_str(&result.to_json()).unwrap();
+    let back: BatchResult<'static> = serde_json::from_str(&result.to_json()).unwrap();
     assert_eq!(back, result);
+    assert_eq!(result.clone().into_owned(), result);
     assert_eq!(
         serde_json::from_str::<Value>(&result.to_json_pretty()).unwrap(),
         expected
