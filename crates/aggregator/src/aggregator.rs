@@ -1,6 +1,7 @@
 //! The aggregator and its settings.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use volley_executor::Outcome;
 use volley_planner::Plan;
@@ -57,7 +58,9 @@ impl Config {
 /// [`Aggregator::batch`] for each finished batch.
 #[derive(Debug, Clone, Default)]
 pub struct Aggregator {
-    config: Config,
+    // Shared with each batch, so a batch (and what it makes) borrows only the plan and the
+    // outcomes.
+    config: Arc<Config>,
 }
 
 impl Aggregator {
@@ -77,8 +80,8 @@ impl Aggregator {
     /// An outcome is matched to its call by position when the ids agree there, otherwise by
     /// id. A plan call without an outcome gets a `cancelled` row saying no outcome was
     /// reported; a second outcome for the same call is ignored (see [`Batch::ignored`]).
-    pub fn batch<'a>(&'a self, plan: &'a Plan, outcomes: &'a [Outcome]) -> Batch<'a> {
-        Batch::new(&self.config, plan, outcomes)
+    pub fn batch<'a>(&self, plan: &'a Plan, outcomes: &'a [Outcome]) -> Batch<'a> {
+        Batch::new(Arc::clone(&self.config), plan, outcomes)
     }
 }
 
@@ -164,7 +167,7 @@ impl AggregatorBuilder {
     /// The aggregator.
     pub fn build(&self) -> Aggregator {
         Aggregator {
-            config: self.config.clone(),
+            config: Arc::new(self.config.clone()),
         }
     }
 }

@@ -30,7 +30,7 @@ pub(crate) const NO_OUTCOME: &str = "the executor reported no outcome for this c
 /// computed once and shared by the views.
 #[derive(Debug)]
 pub struct Batch<'a> {
-    pub(crate) config: &'a Config,
+    pub(crate) config: Arc<Config>,
     pub(crate) plan: &'a Plan,
     outcomes: &'a [Outcome],
     given_dag: Option<&'a Dag>,
@@ -49,7 +49,7 @@ pub struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    pub(crate) fn new(config: &'a Config, plan: &'a Plan, outcomes: &'a [Outcome]) -> Batch<'a> {
+    pub(crate) fn new(config: Arc<Config>, plan: &'a Plan, outcomes: &'a [Outcome]) -> Batch<'a> {
         let n = plan.calls.len();
         let mut slots = vec![NONE; n];
         let mut extra: Vec<u32> = Vec::new();

@@ -53,7 +53,7 @@ pub struct ErrorGroup {
 
 impl ErrorSummary {
     pub(crate) fn of(batch: &Batch<'_>) -> ErrorSummary {
-        let config = batch.config;
+        let config = &batch.config;
         let mut keys: FxHashMap<(&str, ErrorKind), usize> = FxHashMap::default();
         let mut members: Vec<Vec<usize>> = Vec::new();
         for (row, outcome) in batch.iter().enumerate() {
@@ -132,7 +132,7 @@ impl fmt::Display for ErrorSummary {
 
 /// A group's line: its call's sentence, or its calls' when they all say the same, with how many.
 fn group_line(batch: &Batch<'_>, rows: &[usize]) -> String {
-    let config = batch.config;
+    let config = &batch.config;
     let first = batch.outcome(rows[0]);
     let sentence = |row| explain(batch, row, Units::People).unwrap_or_default();
     let lead = sentence(rows[0]);
@@ -162,7 +162,7 @@ fn group_line(batch: &Batch<'_>, rows: &[usize]) -> String {
 
 /// The sentence to say: which tools did not work and how, in plain words.
 fn spoken(batch: &Batch<'_>, groups: &[ErrorGroup], total: usize, unsuccessful: usize) -> String {
-    let config = batch.config;
+    let config = &batch.config;
     if total == 0 {
         return "There was nothing to do.".to_owned();
     }

@@ -2,10 +2,11 @@
 //! next.
 //!
 //! An [`Aggregator`] holds the settings (output size limit, wording). [`Aggregator::batch`]
-//! pairs a [`Plan`](volley_planner::Plan) with the executor's [`Outcome`]s into a [`Batch`]:
-//! one row per call, in plan order, whatever order the outcomes came in, a stand-in for a call
-//! that got none. Add the [`Dag`](volley_planner::Dag) the batch ran with
-//! ([`Batch::with_dag`]) and every view is read from there:
+//! pairs a [`Plan`](volley_planner::Plan) with the executor's
+//! [`Outcome`](volley_executor::Outcome)s into a [`Batch`]: one row per call, in plan order,
+//! whatever order the outcomes came in, a stand-in for a call that got none. Add the
+//! [`Dag`](volley_planner::Dag) the batch ran with ([`Batch::with_dag`]) and every view is
+//! read from there:
 //!
 //! - [`Batch::result`]: the [`BatchResult`], every call's status, output or error, and a
 //!   [`Summary`] of counts and timings; its JSON is the `volley run` output contract;

@@ -131,7 +131,7 @@ impl Summary {
 
 impl<'a> BatchResult<'a> {
     pub(crate) fn of(batch: &Batch<'a>) -> BatchResult<'a> {
-        let config = batch.config;
+        let config = &batch.config;
         let results = (0..batch.len())
             .map(|row| {
                 let outcome = batch.outcome(row);

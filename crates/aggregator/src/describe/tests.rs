@@ -21,8 +21,8 @@ fn sentence(outcomes: Vec<O>, units: Units) -> String {
     plan.deadline_ms = Some(5_000);
     plan.calls[2].when = Some(Condition::parse("$check_crm.free").unwrap());
     let outcomes: Vec<_> = outcomes.into_iter().map(O::done).collect();
-    let config = Config::default();
-    let batch = Batch::new(&config, &plan, &outcomes);
+    let config = std::sync::Arc::new(Config::default());
+    let batch = Batch::new(config.clone(), &plan, &outcomes);
     let last = outcomes.last().unwrap();
     let row = (0..batch.len())
         .find(|&row| batch.outcome(row).id == last.id)
@@ -314,8 +314,8 @@ fn every_status_says_what_happened_and_why() {
 fn a_call_without_an_outcome_says_so() {
     let plan = plan(CALLS);
     let outcomes = vec![ok(0, "find_contact", "find_contact").at(0, 10).done()];
-    let config = Config::default();
-    let batch = Batch::new(&config, &plan, &outcomes);
+    let config = std::sync::Arc::new(Config::default());
+    let batch = Batch::new(config.clone(), &plan, &outcomes);
     assert_eq!(
         explain(&batch, 3, Units::Model).unwrap(),
         "get_weather has no result: the executor reported none, so it may not have run"

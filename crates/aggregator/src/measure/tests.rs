@@ -164,11 +164,11 @@ fn the_critical_path_walks_back_through_the_dependency_that_ended_last() {
             peak: 0,
         },
     ];
-    let config = Config::default();
+    let config = std::sync::Arc::new(Config::default());
     for case in cases {
         let plan = plan(case.calls);
         let outcomes: Vec<_> = case.outcomes.into_iter().map(O::done).collect();
-        let batch = Batch::new(&config, &plan, &outcomes);
+        let batch = Batch::new(config.clone(), &plan, &outcomes);
         let m = batch.measure();
         let path: Vec<&str> = m
             .critical_path

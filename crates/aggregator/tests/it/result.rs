@@ -198,3 +198,47 @@ fn the_dag_is_planned_again_when_none_is_given() {
         with
     );
 }
+
+/// The first `json` block after `heading` in `docs/results.md`.
+fn doc_example(heading: &str) -> Value {
+    let path = format!("{}/../../docs/results.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let section = &text[text.find(heading).unwrap()..];
+    let start = section.find("```json\n").unwrap() + "```json\n".len();
+    let end = start + section[start..].find("```").unwrap();
+    serde_json::from_str(&section[start..end]).unwrap()
+}
+
+#[test]
+fn the_example_in_docs_results_md_is_what_the_aggregator_makes() {
+    let plan = Plan::new(vec![
+        Call::new("find_contact", json!({"email": "john@example.com"})),
+        Call::new("check_crm", json!({"contact": "$find_contact.id"})),
+        Call::new("get_weather", json!({"location": "New York"})),
+        Call::new("send_invite", json!({"to": "$check_crm.email"})),
+    ]);
+    let outcomes: Vec<Outcome> = vec![
+        ok(0, "find_contact", "find_contact")
+            .at(0, 210)
+            .output(json!({"id": "c-42", "email": "john@example.com"})),
+        ok(1, "check_crm", "check_crm")
+            .at(210, 620)
+            .attempts(2)
+            .failed(S::Error, K::Transient, "HTTP 503"),
+        ok(2, "get_weather", "get_weather").at(0, 3_000).failed(
+            S::Timeout,
+            K::Timeout,
+            "the attempt ran past its timeout of 3000 ms",
+        ),
+        ok(3, "send_invite", "send_invite")
+            .never_ran(620)
+            .failed(S::Skipped, K::DependencyFailed, "not run")
+            .upstream("check_crm"),
+    ]
+    .into_iter()
+    .map(O::done)
+    .collect();
+    let result = Aggregator::new().batch(&plan, &outcomes).result();
+    let expected = doc_example("## The batch result");
+    assert_eq!(result.to_json(), serde_json::to_string(&expected).unwrap());
+}
