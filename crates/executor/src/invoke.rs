@@ -162,12 +162,18 @@ impl Future for Attempt {
         let this = self.get_mut();
         let _entered = this.span.enter();
         if let Poll::Ready(result) = this.work.poll_work(cx) {
+            let status = match &result {
+                Ok(_) => "ok",
+                Err(failure) => failure.kind.as_str(),
+            };
+            this.span.record("status", status);
             return Poll::Ready((this.call, result));
         }
         if let Some(timer) = &mut this.timer
             && timer.poll_expired(cx).is_ready()
         {
             this.token.cancel();
+            this.span.record("status", "timeout");
             let ms = timer.after().as_millis();
             let failure = Failure::new(
                 ErrorKind::Timeout,
@@ -176,6 +182,7 @@ impl Future for Attempt {
             return Poll::Ready((this.call, Err(failure)));
         }
         if this.grace.poll_forced(cx).is_ready() {
+            this.span.record("status", "cancelled");
             let ms = this.grace.grace().as_millis();
             let mut failure = Failure::new(
                 ErrorKind::Cancelled,
