@@ -12,32 +12,20 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 /// How long a cancelled call may take to stop by itself before it is dropped: 1 s.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
-/// Watches one call's token. Its listener and timer are made on the first poll that needs
-/// them, so a call that finishes in its first poll pays for neither.
+/// Watches one waiting call's token (a call waiting for its resource permit). The listener is
+/// made on the first poll that needs it.
 #[derive(Debug)]
 pub(crate) struct CancelWatch {
     token: CancellationToken,
-    grace: Duration,
     listener: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl CancelWatch {
-    pub(crate) fn new(token: CancellationToken, grace: Duration) -> CancelWatch {
+    pub(crate) fn new(token: CancellationToken) -> CancelWatch {
         CancelWatch {
             token,
-            grace,
             listener: None,
-            timer: None,
         }
-    }
-
-    pub(crate) fn token(&self) -> &CancellationToken {
-        &self.token
-    }
-
-    pub(crate) fn grace(&self) -> Duration {
-        self.grace
     }
 
     /// Ready once the token has fired.
@@ -51,19 +39,55 @@ impl CancelWatch {
             .as_mut()
             .poll(cx)
     }
+}
 
-    /// Ready once the token has fired and the grace period since has passed.
+/// The forced half of cancellation for a running attempt. The driver, which is the one that
+/// cancels calls, marks the attempt and wakes it ([`Grace::request`]); the attempt then starts
+/// its grace timer. No per-call listener on the token: a call that is never cancelled pays for
+/// nothing but a stored waker.
+#[derive(Debug)]
+pub(crate) struct Grace {
+    grace: Duration,
+    requested: bool,
+    waker: Option<std::task::Waker>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Grace {
+    pub(crate) fn new(grace: Duration) -> Grace {
+        Grace {
+            grace,
+            requested: false,
+            waker: None,
+            timer: None,
+        }
+    }
+
+    pub(crate) fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Cancellation was requested (the token has fired): start counting the grace period at
+    /// the attempt's next poll, which this wakes.
+    pub(crate) fn request(&mut self) {
+        self.requested = true;
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Ready once cancellation was requested and the grace period since has passed.
     pub(crate) fn poll_forced(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.timer.is_none() {
-            if self.poll_cancelled(cx).is_pending() {
-                return Poll::Pending;
+        if !self.requested {
+            if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                self.waker = Some(cx.waker().clone());
             }
-            self.listener = None;
-            self.timer = Some(Box::pin(tokio::time::sleep(self.grace)));
+            return Poll::Pending;
         }
-        match &mut self.timer {
-            Some(timer) => timer.as_mut().poll(cx),
-            None => Poll::Pending,
-        }
+        let grace = self.grace;
+        self.timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(grace)))
+            .as_mut()
+            .poll(cx)
     }
 }

@@ -30,7 +30,7 @@ use volley_resources::{Request, TryAcquireError};
 
 use crate::audit::{AuditEvent, AuditRecord, Redacted};
 use crate::batch::{Command, Completion, Subscription};
-use crate::cancel::CancelWatch;
+use crate::cancel::{CancelWatch, Grace};
 use crate::context::{Progress, ToolContext};
 use crate::engine::{EXCLUSIVE_KEY, EngineInner};
 use crate::error::{AddError, CallError, CancelError, ErrorKind};
@@ -609,7 +609,7 @@ impl Driver {
             Err(TryAcquireError::Busy { .. } | TryAcquireError::RateLimited { .. }) => {
                 self.slots[i].state = State::Acquiring;
                 let token = self.slots[i].token.clone().unwrap_or_default();
-                let watch = CancelWatch::new(token, self.engine.config.grace);
+                let watch = CancelWatch::new(token);
                 self.acquiring
                     .push(Acquiring::new(i as u32, backend, request, watch, args));
             }
@@ -796,7 +796,8 @@ impl Driver {
             call: i as u32,
             work,
             timer: timeout.map(|t| AttemptTimer::new(now, t)),
-            cancel: CancelWatch::new(token, self.engine.config.grace),
+            token,
+            grace: Grace::new(self.engine.config.grace),
             _permit: permit,
             span,
         });
@@ -970,6 +971,20 @@ impl Driver {
 
     // ---- stopping --------------------------------------------------------------------------
 
+    /// Fires the tokens of these running calls and starts their grace periods.
+    fn signal_cancel(&mut self, calls: impl Fn(usize) -> bool) {
+        for slot in self.slots.iter().enumerate().filter(|(i, _)| calls(*i)) {
+            if let Some(token) = &slot.1.token {
+                token.cancel();
+            }
+        }
+        for attempt in self.running.iter_mut() {
+            if calls(attempt.call as usize) {
+                attempt.grace.request();
+            }
+        }
+    }
+
     /// Cancels the batch (user, fail-fast): what has not started is cancelled now; running
     /// calls see their token fire and get their outcome when they end (or are dropped).
     fn stop_all(&mut self, stop: Stop) {
@@ -983,18 +998,16 @@ impl Driver {
         for i in 0..self.slots.len() {
             match self.slots[i].state {
                 State::Done => {}
-                State::Running | State::Acquiring => {
-                    self.slots[i].cancel_requested = true;
-                    if let Some(token) = &self.slots[i].token {
-                        token.cancel();
-                    }
-                }
+                State::Running | State::Acquiring => self.slots[i].cancel_requested = true,
                 State::Waiting | State::Ready | State::Backoff | State::Parked => {
                     let error = self.cancel_error(None);
                     self.record(i, Status::Cancelled, None, Some(error));
                 }
             }
         }
+        let slots = &self.slots;
+        let requested: Vec<bool> = slots.iter().map(|s| s.cancel_requested).collect();
+        self.signal_cancel(|i| requested[i]);
         self.cascade();
     }
 
@@ -1050,6 +1063,10 @@ impl Driver {
             };
             self.record(i, status, None, Some(error));
         }
+        // The running attempts are left their grace period in the background.
+        for attempt in self.running.iter_mut() {
+            attempt.grace.request();
+        }
         self.worklist.clear();
     }
 
@@ -1061,9 +1078,7 @@ impl Driver {
             State::Done => Err(CancelError::AlreadyFinished { id: id.to_owned() }),
             State::Running | State::Acquiring => {
                 self.slots[i].cancel_requested = true;
-                if let Some(token) = &self.slots[i].token {
-                    token.cancel();
-                }
+                self.signal_cancel(|c| c == i);
                 Ok(())
             }
             State::Waiting | State::Ready | State::Backoff | State::Parked => {

@@ -5,8 +5,8 @@
 //!    locks, tool caps, rate limits) is acquired before the attempt and held until it ends
 //!    ([`Acquiring`]);
 //! 2. **timeout**: [`AttemptTimer`] ends the attempt with `timeout` and fires its token;
-//! 3. **cancellation**: [`CancelWatch`] lets a cancelled tool stop by itself, then drops it
-//!    once the grace period has passed (a spawned tool's task is aborted);
+//! 3. **cancellation**: [`Grace`] lets a cancelled tool stop by itself, then drops it once
+//!    the grace period has passed (a spawned tool's task is aborted);
 //! 4. **panics**: every poll of the tool's future (and `Tool::call` itself) runs under
 //!    `catch_unwind`; a panic ends the attempt with `panic` and its message;
 //! 5. `Tool::call`.
@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use tracing::Span;
 use volley_resources::{AcquireError, Permit, Request, ResourceBackend};
 
-use crate::cancel::CancelWatch;
+use crate::cancel::{CancelWatch, Grace};
 use crate::context::ToolContext;
 use crate::error::{ErrorKind, ToolError};
 use crate::registry::Entry;
@@ -147,7 +147,9 @@ pub(crate) struct Attempt {
     pub(crate) call: u32,
     pub(crate) work: Work,
     pub(crate) timer: Option<AttemptTimer>,
-    pub(crate) cancel: CancelWatch,
+    /// Fires the call's token on timeout.
+    pub(crate) token: tokio_util::sync::CancellationToken,
+    pub(crate) grace: Grace,
     /// Held for the resource backend until the attempt ends.
     pub(crate) _permit: Option<Permit>,
     pub(crate) span: Span,
@@ -160,12 +162,18 @@ impl Future for Attempt {
         let this = self.get_mut();
         let _entered = this.span.enter();
         if let Poll::Ready(result) = this.work.poll_work(cx) {
+            let status = match &result {
+                Ok(_) => "ok",
+                Err(failure) => failure.kind.as_str(),
+            };
+            this.span.record("status", status);
             return Poll::Ready((this.call, result));
         }
         if let Some(timer) = &mut this.timer
             && timer.poll_expired(cx).is_ready()
         {
-            this.cancel.token().cancel();
+            this.token.cancel();
+            this.span.record("status", "timeout");
             let ms = timer.after().as_millis();
             let failure = Failure::new(
                 ErrorKind::Timeout,
@@ -173,8 +181,9 @@ impl Future for Attempt {
             );
             return Poll::Ready((this.call, Err(failure)));
         }
-        if this.cancel.poll_forced(cx).is_ready() {
-            let ms = this.cancel.grace().as_millis();
+        if this.grace.poll_forced(cx).is_ready() {
+            this.span.record("status", "cancelled");
+            let ms = this.grace.grace().as_millis();
             let mut failure = Failure::new(
                 ErrorKind::Cancelled,
                 format!("the tool did not stop within the grace period of {ms} ms; it was dropped"),

@@ -339,3 +339,52 @@ async fn a_spawned_tool_runs_on_its_own_task() {
     assert_eq!(outcomes[0].ended_at_ms, 30);
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn engines_and_handles_are_shareable() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Engine>();
+    shareable::<volley_executor::BatchHandle>();
+    shareable::<volley_executor::Outcomes>();
+    shareable::<Registry>();
+}
+
+#[tokio::test(start_paused = true)]
+async fn outcomes_serialize_to_the_contract() {
+    let engine = engine(vec![
+        ScriptedTool::new("find")
+            .latency_ms(100)
+            .output(json!({"id": 1})),
+        ScriptedTool::new("bad").fail_permanently("nope"),
+        ScriptedTool::new("use"),
+    ]);
+    let plan = Plan::new(vec![
+        Call::new("find", json!({})),
+        Call::new("bad", json!({})),
+        Call::new("use", json!({"x": "$bad"})).with_id("after"),
+    ]);
+    let outcomes = engine.run(plan).unwrap().wait().await;
+    let json: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| serde_json::from_str(&o.to_json()).unwrap())
+        .collect();
+    assert_eq!(
+        json[0],
+        json!({"index": 0, "id": "find", "tool": "find", "status": "ok", "output": {"id": 1},
+            "attempts": 1, "queued_at_ms": 0, "started_at_ms": 0, "ended_at_ms": 100,
+            "duration_ms": 100})
+    );
+    assert_eq!(
+        json[1]["error"],
+        json!({"kind": "permanent", "message": "nope"})
+    );
+    assert_eq!(
+        json[2],
+        json!({"index": 2, "id": "after", "tool": "use", "status": "skipped",
+            "error": {"kind": "dependency_failed",
+                "message": "not run: the call `bad` it depends on failed", "upstream": "bad"},
+            "attempts": 0, "ended_at_ms": 0, "duration_ms": 0})
+    );
+    let back: volley_executor::Outcome = serde_json::from_value(json[2].clone()).unwrap();
+    assert_eq!(back, outcomes[2]);
+}
