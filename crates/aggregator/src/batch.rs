@@ -43,8 +43,6 @@ pub struct Batch<'a> {
     ignored: usize,
     /// Rows of the calls errors name as their cause, built on first need.
     causes: OnceLock<FxHashMap<&'a str, u32>>,
-    /// How many plan calls use each tool, built on first need.
-    tool_uses: OnceLock<FxHashMap<&'a str, u32>>,
     measure: OnceLock<Measure>,
 }
 
@@ -53,9 +51,11 @@ impl<'a> Batch<'a> {
         let n = plan.calls.len();
         let mut slots = vec![NONE; n];
         let mut extra: Vec<u32> = Vec::new();
+        let (mut placed, mut ended) = (0, 0);
         // Built only when an outcome is not at its own index (outcomes are normally in order).
         let mut by_id: Option<FxHashMap<&str, usize>> = None;
         for (k, outcome) in outcomes.iter().enumerate() {
+            ended = ended.max(outcome.ended_at_ms);
             let position = match plan.calls.get(outcome.index) {
                 Some(call) if call.id == *outcome.id => Some(outcome.index),
                 _ => by_id
@@ -70,7 +70,10 @@ impl<'a> Batch<'a> {
                     .copied(),
             };
             match position {
-                Some(p) if slots[p] == NONE => slots[p] = k as u32,
+                Some(p) if slots[p] == NONE => {
+                    slots[p] = k as u32;
+                    placed += 1;
+                }
                 Some(_) => {} // A second outcome for the call: counted below.
                 None => extra.push(k as u32),
             }
@@ -80,16 +83,12 @@ impl<'a> Batch<'a> {
         let mut seen: FxHashSet<&str> =
             FxHashSet::with_capacity_and_hasher(extra.len(), Default::default());
         extra.retain(|&k| seen.insert(&outcomes[k as usize].id));
-        let placed = slots.iter().filter(|&&s| s != NONE).count();
         let ignored = outcomes.len() - placed - extra.len();
 
-        let ended = outcomes.iter().map(|o| o.ended_at_ms).max().unwrap_or(0);
         let mut missing = Vec::new();
-        for (i, slot) in slots.iter_mut().enumerate() {
-            if *slot == NONE {
-                *slot = (outcomes.len() + missing.len()) as u32;
-                missing.push(stand_in(i, &plan.calls[i], ended));
-            }
+        for (i, slot) in slots.iter_mut().enumerate().filter(|(_, s)| **s == NONE) {
+            *slot = (outcomes.len() + missing.len()) as u32;
+            missing.push(stand_in(i, &plan.calls[i], ended));
         }
         slots.extend(extra);
         Batch {
@@ -102,7 +101,6 @@ impl<'a> Batch<'a> {
             missing,
             ignored,
             causes: OnceLock::new(),
-            tool_uses: OnceLock::new(),
             measure: OnceLock::new(),
         }
     }
@@ -125,17 +123,17 @@ impl<'a> Batch<'a> {
     }
 
     /// The Anthropic `user` message answering the plan's `tool_use` blocks.
-    pub fn anthropic(&self) -> AnthropicMessage {
+    pub fn anthropic(&self) -> AnthropicMessage<'a> {
         AnthropicMessage::of(self)
     }
 
     /// The Bedrock Converse `user` message answering the plan's `toolUse` blocks.
-    pub fn bedrock(&self) -> BedrockMessage {
+    pub fn bedrock(&self) -> BedrockMessage<'a> {
         BedrockMessage::of(self)
     }
 
     /// The OpenAI `tool` messages answering the plan's `tool_calls`, one per call, in order.
-    pub fn openai(&self) -> Vec<OpenAiToolMessage> {
+    pub fn openai(&self) -> Vec<OpenAiToolMessage<'a>> {
         OpenAiToolMessage::all(self)
     }
 
@@ -252,18 +250,6 @@ impl<'a> Batch<'a> {
             return Some(dep);
         }
         self.cause_row(id)
-    }
-
-    /// Whether the plan calls `tool` more than once (then a call is named by its id too).
-    pub(crate) fn tool_is_shared(&self, tool: &str) -> bool {
-        let uses = self.tool_uses.get_or_init(|| {
-            let mut uses: FxHashMap<&'a str, u32> = FxHashMap::default();
-            for call in &self.plan.calls {
-                *uses.entry(call.tool.as_str()).or_default() += 1;
-            }
-            uses
-        });
-        uses.get(tool).is_some_and(|&n| n > 1)
     }
 
     /// Rows of the calls some error names as its cause, built on first need.

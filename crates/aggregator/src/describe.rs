@@ -272,13 +272,13 @@ pub(crate) fn root_cause<'b>(batch: &'b Batch<'_>, who: Who<'b>) -> Who<'b> {
     who
 }
 
-/// How a call is named in another call's sentence: its tool, and its id too when the plan
-/// calls that tool more than once.
+/// How a call is named in another call's sentence: its tool, and its id too when that differs
+/// (a tool called twice, or a provider's `toolu_…` id, which the model can match).
 pub(crate) fn call_name(batch: &Batch<'_>, who: Who<'_>) -> String {
     match who {
         Who::Row(row) => {
             let outcome = batch.outcome(row);
-            if *outcome.tool != *outcome.id && batch.tool_is_shared(&outcome.tool) {
+            if *outcome.tool != *outcome.id {
                 format!("{} (call `{}`)", outcome.tool, outcome.id)
             } else {
                 outcome.tool.to_string()

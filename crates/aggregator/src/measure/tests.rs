@@ -224,3 +224,28 @@ fn peak_concurrency_counts_calls_running_at_the_same_instant() {
     let never = ok(0, "a", "t").never_ran(10).done();
     assert_eq!(peak(std::iter::once(&never)), 0);
 }
+
+#[test]
+fn radix_sort_sorts_like_a_comparison_sort() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (len, mask) in [
+        (0, u64::MAX),
+        (10, u64::MAX),
+        (300, 0xFF),
+        (1_000, (1 << 23) - 1),
+        (5_000, u64::MAX),
+        (5_000, 0),
+    ] {
+        let mut keys: Vec<u64> = (0..len).map(|_| next() & mask).collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        radix_sort(&mut keys);
+        assert_eq!(keys, expected, "{len} keys under {mask:#x}");
+    }
+}

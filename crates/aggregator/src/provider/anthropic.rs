@@ -1,6 +1,6 @@
 //! Anthropic Messages: one `user` message of `tool_result` blocks.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
@@ -12,37 +12,53 @@ use crate::batch::Batch;
 ///
 /// Serializes to `{"role": "user", "content": [{"type": "tool_result", "tool_use_id",
 /// "content", "is_error"?: true}…]}`; `is_error` appears on every call that did not succeed.
-/// To add text for the model, append blocks after the results.
+/// To add text for the model, append blocks after the results. Ids are borrowed from the plan
+/// and outcomes ([`AnthropicMessage::into_owned`] copies them).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnthropicMessage {
+pub struct AnthropicMessage<'a> {
     /// The `tool_result` blocks, in plan order.
-    pub content: Vec<AnthropicToolResult>,
+    pub content: Vec<AnthropicToolResult<'a>>,
 }
 
 /// One `tool_result` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnthropicToolResult {
+pub struct AnthropicToolResult<'a> {
     /// The `tool_use` block's id (the call's id).
-    pub tool_use_id: Arc<str>,
+    pub tool_use_id: Cow<'a, str>,
     /// The output as text (JSON as text), or what happened to the call.
     pub content: String,
     /// Whether the call did not succeed.
     pub is_error: bool,
 }
 
-impl AnthropicMessage {
-    pub(crate) fn of(batch: &Batch<'_>) -> AnthropicMessage {
+impl<'a> AnthropicMessage<'a> {
+    pub(crate) fn of(batch: &Batch<'a>) -> AnthropicMessage<'a> {
         let content = (0..batch.plan_len())
             .map(|row| {
                 let (content, is_error) = super::text(batch, row);
                 AnthropicToolResult {
-                    tool_use_id: Arc::clone(&batch.outcome(row).id),
+                    tool_use_id: Cow::Borrowed(batch.names(row).0),
                     content,
                     is_error,
                 }
             })
             .collect();
         AnthropicMessage { content }
+    }
+
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> AnthropicMessage<'static> {
+        AnthropicMessage {
+            content: self
+                .content
+                .into_iter()
+                .map(|r| AnthropicToolResult {
+                    tool_use_id: Cow::Owned(r.tool_use_id.into_owned()),
+                    content: r.content,
+                    is_error: r.is_error,
+                })
+                .collect(),
+        }
     }
 
     /// The message as a JSON value.
@@ -56,7 +72,7 @@ impl AnthropicMessage {
     }
 }
 
-impl Serialize for AnthropicMessage {
+impl Serialize for AnthropicMessage<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut message = serializer.serialize_struct("AnthropicMessage", 2)?;
         message.serialize_field("role", "user")?;
@@ -65,11 +81,11 @@ impl Serialize for AnthropicMessage {
     }
 }
 
-impl Serialize for AnthropicToolResult {
+impl Serialize for AnthropicToolResult<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut block = serializer.serialize_struct("AnthropicToolResult", 4)?;
         block.serialize_field("type", "tool_result")?;
-        block.serialize_field("tool_use_id", &*self.tool_use_id)?;
+        block.serialize_field("tool_use_id", &self.tool_use_id)?;
         block.serialize_field("content", &self.content)?;
         if self.is_error {
             block.serialize_field("is_error", &true)?;

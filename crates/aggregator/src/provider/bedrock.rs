@@ -13,29 +13,30 @@ use crate::truncate::{json_len_within, json_text};
 /// call of the plan, in plan order.
 ///
 /// Serializes to `{"role": "user", "content": [{"toolResult": {"toolUseId", "content":
-/// [{"json": …} | {"text": …}], "status"?: "error"}}…]}`.
+/// [{"json": …} | {"text": …}], "status"?: "error"}}…]}`. Ids and JSON outputs are borrowed
+/// from the plan and outcomes ([`BedrockMessage::into_owned`] copies them).
 #[derive(Debug, Clone, PartialEq)]
-pub struct BedrockMessage {
+pub struct BedrockMessage<'a> {
     /// The `toolResult` blocks, in plan order.
-    pub content: Vec<BedrockToolResult>,
+    pub content: Vec<BedrockToolResult<'a>>,
 }
 
 /// One `toolResult` block.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BedrockToolResult {
+pub struct BedrockToolResult<'a> {
     /// The `toolUse` block's id: the call's id, made valid by [`bedrock_tool_use_id`].
-    pub tool_use_id: String,
+    pub tool_use_id: Cow<'a, str>,
     /// The output, or what happened to the call.
-    pub content: BedrockContent,
+    pub content: BedrockContent<'a>,
     /// Whether the call did not succeed (`"status": "error"`).
     pub is_error: bool,
 }
 
 /// The content of a `toolResult`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BedrockContent {
+pub enum BedrockContent<'a> {
     /// A JSON object output that fits the size limit: `{"json": {…}}`.
-    Json(Value),
+    Json(Cow<'a, Value>),
     /// Any other output (strings as themselves, other values and cut objects as JSON text), or
     /// what happened to the call: `{"text": "…"}`.
     Text(String),
@@ -79,17 +80,18 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-impl BedrockMessage {
-    pub(crate) fn of(batch: &Batch<'_>) -> BedrockMessage {
+impl<'a> BedrockMessage<'a> {
+    pub(crate) fn of(batch: &Batch<'a>) -> BedrockMessage<'a> {
         let max = batch.config.max_output_bytes;
         let content = (0..batch.plan_len())
             .map(|row| {
                 let outcome = batch.outcome(row);
-                let content = match &outcome.output {
+                let given = batch.given(row).and_then(|o| o.output.as_ref());
+                let content = match given {
                     Some(output @ Value::Object(_))
                         if outcome.status == Status::Ok && json_len_within(output, max) <= max =>
                     {
-                        BedrockContent::Json(output.clone())
+                        BedrockContent::Json(Cow::Borrowed(output))
                     }
                     Some(output) if outcome.status == Status::Ok => {
                         BedrockContent::Text(json_text(output, max))
@@ -97,13 +99,33 @@ impl BedrockMessage {
                     _ => BedrockContent::Text(super::text(batch, row).0),
                 };
                 BedrockToolResult {
-                    tool_use_id: bedrock_tool_use_id(&outcome.id).into_owned(),
+                    tool_use_id: bedrock_tool_use_id(batch.names(row).0),
                     content,
                     is_error: outcome.status != Status::Ok,
                 }
             })
             .collect();
         BedrockMessage { content }
+    }
+
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> BedrockMessage<'static> {
+        BedrockMessage {
+            content: self
+                .content
+                .into_iter()
+                .map(|r| BedrockToolResult {
+                    tool_use_id: Cow::Owned(r.tool_use_id.into_owned()),
+                    content: match r.content {
+                        BedrockContent::Json(value) => {
+                            BedrockContent::Json(Cow::Owned(value.into_owned()))
+                        }
+                        BedrockContent::Text(text) => BedrockContent::Text(text),
+                    },
+                    is_error: r.is_error,
+                })
+                .collect(),
+        }
     }
 
     /// The message as a JSON value.
@@ -117,7 +139,7 @@ impl BedrockMessage {
     }
 }
 
-impl Serialize for BedrockMessage {
+impl Serialize for BedrockMessage<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut message = serializer.serialize_struct("BedrockMessage", 2)?;
         message.serialize_field("role", "user")?;
@@ -126,10 +148,10 @@ impl Serialize for BedrockMessage {
     }
 }
 
-impl Serialize for BedrockToolResult {
+impl Serialize for BedrockToolResult<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Inner<'r>(&'r BedrockToolResult);
-        impl Serialize for Inner<'_> {
+        struct Inner<'r, 'a>(&'r BedrockToolResult<'a>);
+        impl Serialize for Inner<'_, '_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let result = self.0;
                 let mut inner = serializer.serialize_struct("toolResult", 3)?;
@@ -147,7 +169,7 @@ impl Serialize for BedrockToolResult {
     }
 }
 
-impl Serialize for BedrockContent {
+impl Serialize for BedrockContent<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut block = serializer.serialize_map(Some(1))?;
         match self {

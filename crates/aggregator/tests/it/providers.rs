@@ -56,6 +56,7 @@ fn anthropic_matches_the_fixture() {
         message.to_json(),
         serde_json::to_string(&message.to_value()).unwrap()
     );
+    assert_eq!(message.clone().into_owned(), message);
 }
 
 #[test]
@@ -76,6 +77,7 @@ fn bedrock_matches_the_fixture() {
         &message.to_value(),
         &fixture_json("bedrock-tool-results.json"),
     );
+    assert_eq!(message.clone().into_owned(), message);
 }
 
 #[test]
@@ -95,6 +97,7 @@ fn openai_matches_the_fixture() {
     let value = serde_json::to_value(&messages).unwrap();
     assert_same_json(&value, &fixture_json("openai-tool-messages.json"));
     assert_eq!(messages[1].to_value(), value[1]);
+    assert_eq!(messages[1].clone().into_owned(), messages[1]);
 }
 
 /// Outcomes for the Anthropic fixture's calls, out of order, with a skip and a cancellation.
@@ -157,7 +160,9 @@ fn anthropic_answers_every_tool_use_once_in_order_with_results_first() {
         [
             ("check_calendar failed: calendar offline", &json!(true)),
             (
-                "search_contacts was skipped because check_calendar failed",
+                // The cause is named by its tool and, as it differs, its id.
+                "search_contacts was skipped because check_calendar \
+                 (call `toolu_01A09q90qw90lq917835lq9`) failed",
                 &json!(true)
             ),
             (
@@ -367,7 +372,7 @@ proptest! {
         let got: Vec<&str> = openai.iter().map(|m| &*m.tool_call_id).collect();
         prop_assert_eq!(&got, &ids);
         let bedrock = batch.bedrock();
-        let got: Vec<&str> = bedrock.content.iter().map(|b| b.tool_use_id.as_str()).collect();
+        let got: Vec<&str> = bedrock.content.iter().map(|b| &*b.tool_use_id).collect();
         prop_assert_eq!(&got, &ids);
         for block in &anthropic.content {
             prop_assert!(!block.content.is_empty());
