@@ -1,6 +1,5 @@
 //! A finished batch: the plan and its outcomes paired up, one row per call.
 
-use crate::hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, OnceLock};
 
 use volley_executor::{CallError, ErrorKind, Outcome, Status};
@@ -8,6 +7,7 @@ use volley_planner::{Call, Dag, Plan, Planner};
 
 use crate::aggregator::Config;
 use crate::errors::ErrorSummary;
+use crate::hash::{FxHashMap, FxHashSet};
 use crate::measure::Measure;
 use crate::provider::anthropic::AnthropicMessage;
 use crate::provider::bedrock::BedrockMessage;
@@ -25,9 +25,10 @@ pub(crate) const NO_OUTCOME: &str = "the executor reported no outcome for this c
 /// A plan and its outcomes, paired up: one row per call of the plan, in plan order, then the
 /// calls added while the batch ran. Everything the aggregator produces is read from here.
 ///
-/// Built by [`Aggregator::batch`](crate::Aggregator::batch). What it computes (the alignment
-/// at once; the measurements, the DAG when none was given, and the rows of causes on first use) is
-/// computed once and shared by the views.
+/// Built by [`Aggregator::batch`](crate::Aggregator::batch). The pairing is done at once; the
+/// measurements, the DAG when none was given and the rows of the calls errors name as their
+/// cause are computed on first use, once, and shared by the views. What the views return
+/// borrows from the plan and the outcomes, not from the batch.
 #[derive(Debug)]
 pub struct Batch<'a> {
     pub(crate) config: Arc<Config>,

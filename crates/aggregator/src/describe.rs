@@ -24,7 +24,7 @@ use crate::human::{Units, cap, duration};
 /// Why a call was cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cancel<'o> {
-    /// The batch was fail-fast and this call failed first.
+    /// The batch is fail-fast and this call (named) failed first.
     FailFast(&'o str),
     /// The batch deadline passed.
     Deadline,

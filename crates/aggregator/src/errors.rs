@@ -95,7 +95,8 @@ impl ErrorSummary {
                 0 if total == 1 => format!("the {} succeeded", config.singular),
                 0 => format!("all {total} {} succeeded", config.plural),
                 skipped => format!(
-                    "{ok} of {total} {} succeeded; {skipped} skipped because {} condition was false",
+                    "{ok} of {total} {} succeeded; {skipped} skipped because {} condition \
+                     was false",
                     config.plural,
                     if skipped == 1 { "its" } else { "their" }
                 ),

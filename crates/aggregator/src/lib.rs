@@ -51,15 +51,19 @@
 //! assert_eq!(result.summary.wall_ms, 300);
 //!
 //! let message = batch.anthropic().to_value();
-//! assert_eq!(message["content"][0]["content"], r#"{"id":7}"#);
-//! assert_eq!(message["content"][1]["content"], "check_crm failed: HTTP 503");
-//! assert_eq!(message["content"][2]["content"], "send_invite was skipped because check_crm failed");
-//! assert_eq!(message["content"][2]["is_error"], true);
+//! let blocks = &message["content"];
+//! assert_eq!(blocks[0]["content"], r#"{"id":7}"#);
+//! assert_eq!(blocks[1]["content"], "check_crm failed: HTTP 503");
+//! assert_eq!(blocks[2]["content"], "send_invite was skipped because check_crm failed");
+//! assert_eq!(blocks[2]["is_error"], true);
 //!
 //! let errors = batch.errors();
 //! assert_eq!(errors.line, "2 of 3 calls failed: check_crm failed: HTTP 503; \
 //!                          send_invite was skipped because check_crm failed");
-//! assert_eq!(errors.spoken, "2 of 3 calls didn't work: check crm failed and send invite couldn't run.");
+//! assert_eq!(
+//!     errors.spoken,
+//!     "2 of 3 calls didn't work: check crm failed and send invite couldn't run."
+//! );
 //!
 //! let report = batch.report();
 //! assert_eq!(report.critical_path, ["find_contact".into(), "check_crm".into()]);
