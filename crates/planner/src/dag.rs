@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::OnceLock;
 
 use petgraph::Directed;
 use petgraph::csr::Csr as PetCsr;
@@ -79,6 +80,13 @@ pub struct Bindings {
     pub arg_targets: Vec<usize>,
     /// The `when` condition and the position of the call it reads.
     pub when: Option<(Condition, usize)>,
+}
+
+impl Bindings {
+    /// Whether the call has no templates and no condition.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty() && self.when.is_none()
+    }
 }
 
 /// Planner settings.
@@ -221,7 +229,7 @@ impl Planner {
                 &mut warnings,
             );
             // Most calls have no templates nor condition: keep bindings sparse.
-            if found != Bindings::default() {
+            if !found.is_empty() {
                 bindings.push((i, found));
             }
             deps.sort_unstable_by_key(|&(d, _)| d);
@@ -238,9 +246,9 @@ impl Planner {
             }
             incoming.offsets.push(incoming.targets.len() as u32);
         }
-        let graph = incoming.to_graph();
+        let outgoing = incoming.transpose();
 
-        let analysis = analyze(&incoming, &graph, &estimates);
+        let analysis = analyze(&incoming, &outgoing, &estimates);
         if analysis.order.len() < n {
             for cycle in find_cycles(&incoming, &analysis.processed) {
                 let names: Vec<&str> = cycle.iter().map(|&i| calls[i].id.as_str()).collect();
@@ -271,8 +279,9 @@ impl Planner {
             }
         }
         Dag {
-            graph,
+            graph: OnceLock::new(),
             incoming,
+            outgoing,
             bindings,
             estimates,
             analysis,
@@ -312,10 +321,17 @@ impl Resolver<'_> {
         }
     }
 
+    #[inline]
     fn resolve_id(&self, id: &str) -> Result<usize, String> {
-        if let Some(i) = self.ids.get(id) {
-            return Ok(i);
+        match self.ids.get(id) {
+            Some(i) => Ok(i),
+            None => self.resolve_unknown(id),
         }
+    }
+
+    /// The slow path: a unique tool name, or an error with suggestions.
+    #[cold]
+    fn resolve_unknown(&self, id: &str) -> Result<usize, String> {
         let tools = self.tools.get_or_init(|| {
             let mut tools: FxHashMap<&str, Option<usize>> = FxHashMap::default();
             for (i, call) in self.calls.iter().enumerate() {
@@ -493,7 +509,34 @@ impl Csr {
         &self.targets[self.range(v)]
     }
 
-    /// The graph of the reversed lists: edges from each dependency to its dependents, sorted.
+    /// The reversed lists (without kinds), each sorted by position: counting sort by source,
+    /// stable, so targets stay sorted within each list.
+    fn transpose(&self) -> Csr {
+        let n = self.offsets.len() - 1;
+        let mut offsets = vec![0u32; n + 1];
+        for &t in &self.targets {
+            offsets[t as usize + 1] += 1;
+        }
+        for v in 0..n {
+            offsets[v + 1] += offsets[v];
+        }
+        let mut fill = offsets.clone();
+        let mut targets = vec![0u32; self.targets.len()];
+        for v in 0..n {
+            for &t in self.of(v) {
+                let slot = &mut fill[t as usize];
+                targets[*slot as usize] = v as u32;
+                *slot += 1;
+            }
+        }
+        Csr {
+            offsets,
+            targets,
+            kinds: Vec::new(),
+        }
+    }
+
+    /// The petgraph graph of the reversed lists: edges from each dependency to its dependents.
     fn to_graph(&self) -> Graph {
         let n = self.offsets.len() - 1;
         // Counting sort by source: stable, so targets stay sorted within each source.
@@ -542,7 +585,7 @@ pub(crate) struct Analysis {
 }
 
 /// One Kahn pass computing the order, the waves and the longest paths; then one reverse pass.
-fn analyze(incoming: &Csr, graph: &Graph, estimates: &[u64]) -> Analysis {
+fn analyze(incoming: &Csr, outgoing: &Csr, estimates: &[u64]) -> Analysis {
     let n = estimates.len();
     let mut indegree: Vec<u32> = (0..n).map(|v| incoming.of(v).len() as u32).collect();
     let mut order: Vec<u32> = Vec::with_capacity(n);
@@ -555,7 +598,7 @@ fn analyze(incoming: &Csr, graph: &Graph, estimates: &[u64]) -> Analysis {
         let u = order[head] as usize;
         head += 1;
         let (wave_u, path_u) = (wave_of[u], path_to[u]);
-        for &v in graph.neighbors_slice(u as u32) {
+        for &v in outgoing.of(u) {
             let v = v as usize;
             wave_of[v] = wave_of[v].max(wave_u + 1);
             let candidate = path_u + estimates[v];
@@ -601,8 +644,8 @@ fn analyze(incoming: &Csr, graph: &Graph, estimates: &[u64]) -> Analysis {
     let mut remaining: Vec<u64> = estimates.to_vec();
     for &u in order.iter().rev() {
         let u = u as usize;
-        let tail = graph
-            .neighbors_slice(u as u32)
+        let tail = outgoing
+            .of(u)
             .iter()
             .map(|&v| remaining[v as usize])
             .max()
@@ -695,9 +738,11 @@ fn find_cycles(incoming: &Csr, processed: &[bool]) -> Vec<Vec<usize>> {
 #[derive(Debug, Clone)]
 pub struct Dag {
     /// Dependents of each call (edges from a dependency to its dependent), sorted by position.
-    graph: Graph,
+    graph: OnceLock<Graph>,
     /// Dependencies of each call, sorted by position, with their kinds.
     incoming: Csr,
+    /// Dependents of each call, sorted by position.
+    outgoing: Csr,
     /// Bindings of the calls that have any, by call position.
     bindings: Vec<(usize, Bindings)>,
     estimates: Vec<u64>,
@@ -707,18 +752,21 @@ pub struct Dag {
 
 impl Dag {
     /// The graph: node `i` is call `i`; edges go from a dependency to its dependent.
+    ///
+    /// Built on first use: the planner's own passes walk cheaper adjacency lists, and building
+    /// petgraph's CSR costs about a tenth of planning a large plan.
     pub fn graph(&self) -> &Graph {
-        &self.graph
+        self.graph.get_or_init(|| self.incoming.to_graph())
     }
 
     /// How many calls the plan has.
     pub fn len(&self) -> usize {
-        self.graph.node_count()
+        self.estimates.len()
     }
 
     /// Whether the plan has no calls.
     pub fn is_empty(&self) -> bool {
-        self.graph.node_count() == 0
+        self.estimates.is_empty()
     }
 
     /// Every edge as `(dependency, dependent, kind)`, sorted by dependency then dependent.
@@ -741,10 +789,7 @@ impl Dag {
 
     /// The calls that wait for `call`, in plan order.
     pub fn dependents(&self, call: usize) -> impl Iterator<Item = usize> + '_ {
-        self.graph
-            .neighbors_slice(call as u32)
-            .iter()
-            .map(|&v| v as usize)
+        self.outgoing.of(call).iter().map(|&v| v as usize)
     }
 
     /// The waves: each call in wave 1 + the highest wave of its dependencies; calls of a wave in

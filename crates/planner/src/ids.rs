@@ -135,6 +135,7 @@ impl<'a> IdTable<'a> {
     }
 
     /// The position of the call with this id.
+    #[inline]
     pub(crate) fn get(&self, id: &str) -> Option<usize> {
         let id = id.as_bytes();
         let key = short_key(id);

@@ -307,6 +307,13 @@ proptest! {
         // Wave count equals the longest path, in calls.
         let longest = longest_path_in_calls(&deps_by_position(&plan));
         prop_assert_eq!(dag.waves().len(), longest);
+        // The petgraph view has exactly the same edges.
+        let graph = dag.graph();
+        prop_assert_eq!(graph.node_count(), n);
+        prop_assert_eq!(graph.edge_count(), dag.edges().len());
+        for (a, b, _) in dag.edges() {
+            prop_assert!(graph.contains_edge(a as u32, b as u32));
+        }
         // The sequential order is topological.
         let order = dag.sequential_order();
         let mut at = vec![0; n];
