@@ -3,8 +3,6 @@
 //! Exit codes: 0 success; 2 invalid input (nothing ran).
 
 mod commands;
-#[allow(dead_code)] // wired into `volley run` with the executor (issue 7)
-mod config;
 mod input;
 
 use std::process::ExitCode;
