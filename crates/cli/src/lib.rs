@@ -15,4 +15,5 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod setup;
 pub mod tools;
