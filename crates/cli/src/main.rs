@@ -3,7 +3,9 @@
 //! Exit codes: 0 success; 2 invalid input (nothing ran).
 
 mod commands;
+mod display;
 mod input;
+mod report_html;
 
 use std::process::ExitCode;
 
@@ -21,11 +23,14 @@ struct Cli {
 enum Command {
     /// Check a plan (or a model's response) and show its waves, critical path and edges.
     Plan(commands::plan::Args),
+    /// Run a plan (or a model's response) with real tools; print the results.
+    Run(commands::run::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Plan(args) => commands::plan::run(&args),
+        Command::Run(args) => commands::run::run(&args),
     }
 }
