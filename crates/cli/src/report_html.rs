@@ -84,7 +84,9 @@ const TEMPLATE: &str = r##"<!doctype html>
   document.getElementById("cards").innerHTML = cards.map(function (c) {
     return '<div class="card"><b>' + c[1] + '</b><span>' + c[0] + '</span></div>';
   }).join("");
-  document.getElementById("errors").textContent = data.errors || "";
+  var errors = document.getElementById("errors");
+  errors.textContent = data.errors || "";
+  if (r.ok === r.total) errors.style.color = "#2e9d5b";
   document.getElementById("report").textContent = data.report_text;
 
   var NS = "http://www.w3.org/2000/svg", rowH = 26, left = 150, width = 900, top = 24;

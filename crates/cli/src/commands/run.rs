@@ -79,6 +79,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
 }
 
 async fn run_async(args: &Args) -> ExitCode {
+    // Registered before anything runs: `ctrl_c()` would only listen once first polled, and a
+    // Ctrl-C before that would kill the process without an outcome for anyone.
+    let mut interrupt =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(signal) => signal,
+            Err(e) => return invalid(format!("cannot listen for Ctrl-C: {e}")),
+        };
     let text = match input::read(&args.file) {
         Ok(text) => text,
         Err(problem) => return invalid(problem),
@@ -138,7 +145,7 @@ async fn run_async(args: &Args) -> ExitCode {
     };
     let interrupted = tokio::select! {
         _ = handle.wait() => false,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupt.recv() => {
             eprintln!("\ninterrupted: cancelling the batch (every call still gets its outcome)");
             handle.cancel();
             true
