@@ -327,6 +327,19 @@ argv = ["python3", "tools.py", "find_contact", "{email}"]
     }
 
     #[test]
+    fn the_documented_example_is_valid() {
+        let doc = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+        )
+        .unwrap();
+        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let config = Config::parse(&doc[start..end], Path::new("docs/configuration.md")).unwrap();
+        assert_eq!(config.tools["check_crm"].rate_limit.map(|r| r.burst), Some(Some(5)));
+        assert_eq!(config.commands["find_contact"].access, ["read:contacts/{email}"]);
+    }
+
+    #[test]
     fn a_missing_default_file_means_defaults_but_a_named_one_is_required() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Config::load(None, dir.path()).unwrap(), Config::default());
