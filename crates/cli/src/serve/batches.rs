@@ -21,6 +21,7 @@ use volley_progress::BatchSnapshot;
 
 use super::error::ApiError;
 use super::id::BatchId;
+use super::replay::replay;
 use super::state::{BatchStatus, Entry, Finished, Output, Shared};
 
 /// The longest `GET /v1/batches/{id}?wait_ms=` waits.
@@ -201,6 +202,11 @@ impl Watcher {
         } else {
             BatchStatus::Done
         };
+        if handle.bus().is_none()
+            && let Some(bus) = replay(&self.plan, &self.dag, &outcomes)
+        {
+            self.entry.set_replayed(bus);
+        }
         let aggregator = Aggregator::new();
         let batch = aggregator.batch(&self.plan, &outcomes).with_dag(&self.dag);
         let summary = batch.summary();

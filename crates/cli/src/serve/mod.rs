@@ -51,6 +51,7 @@ mod auth;
 mod batches;
 mod error;
 mod id;
+mod replay;
 mod routes;
 mod sse;
 mod state;

@@ -63,15 +63,7 @@ pub(crate) async fn events(
         Resume::After(seq) => seq,
         Resume::Done => return Ok(StatusCode::NO_CONTENT.into_response()),
     };
-    let bus = match entry.handle.bus() {
-        Some(bus) => Some(bus),
-        // The batch's watcher makes the bus as the batch starts; this only runs if a client
-        // is quicker than it.
-        None => {
-            let _ = entry.handle.snapshot().await;
-            entry.handle.bus()
-        }
-    };
+    let bus = entry.bus().await;
     let stream = EventStream {
         entry,
         subscriber: bus.map(|bus| bus.subscribe_from(after)),

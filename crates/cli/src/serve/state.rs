@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use volley_executor::{BatchHandle, Engine};
+use volley_progress::Bus;
 
 use super::auth::Auth;
 use super::id::BatchId;
@@ -146,9 +147,30 @@ pub(crate) struct Entry {
     pub(crate) handle: BatchHandle,
     cancel_requested: AtomicBool,
     finished: watch::Receiver<Option<Arc<Finished>>>,
+    /// The bus replayed from the outcomes, for a batch that ended before it had one.
+    replayed: OnceLock<Bus>,
 }
 
 impl Entry {
+    /// The batch's progress bus: the engine's (made now if need be), or the replayed one for
+    /// a batch that ended before it had one (then this waits for the end).
+    pub(crate) async fn bus(&self) -> Option<Bus> {
+        if let Some(bus) = self.handle.bus() {
+            return Some(bus);
+        }
+        let _ = self.handle.snapshot().await;
+        if let Some(bus) = self.handle.bus() {
+            return Some(bus);
+        }
+        self.wait().await;
+        self.replayed.get().cloned()
+    }
+
+    /// Keeps the replayed bus (before the end is published).
+    pub(crate) fn set_replayed(&self, bus: Bus) {
+        let _ = self.replayed.set(bus);
+    }
+
     /// The end, once the result is published.
     pub(crate) fn finished(&self) -> Option<Arc<Finished>> {
         self.finished.borrow().clone()
@@ -242,6 +264,7 @@ impl Store {
             handle,
             cancel_requested: AtomicBool::new(false),
             finished,
+            replayed: OnceLock::new(),
         });
         inner.batches.insert(id, entry.clone());
         if inner.closed {
