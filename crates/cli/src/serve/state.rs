@@ -17,16 +17,19 @@ use super::auth::Auth;
 use super::id::BatchId;
 use super::tool_list::ToolLists;
 
+/// What receives log lines.
+pub(crate) type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Where log lines go: one line per request and per batch event; never a header or a body.
 #[derive(Clone)]
-pub(crate) struct Log(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+pub(crate) struct Log(Option<Sink>);
 
 impl Log {
     pub(crate) fn stderr() -> Log {
         Log(Some(Arc::new(|line| eprintln!("volley serve: {line}"))))
     }
 
-    pub(crate) fn to(sink: Arc<dyn Fn(&str) + Send + Sync>) -> Log {
+    pub(crate) fn to(sink: Sink) -> Log {
         Log(Some(sink))
     }
 
@@ -179,8 +182,7 @@ impl Entry {
     /// Waits for the end; `None` only if the task that publishes it died (a bug).
     pub(crate) async fn wait(&self) -> Option<Arc<Finished>> {
         let mut finished = self.finished.clone();
-        let end = finished.wait_for(Option::is_some).await.ok()?.clone();
-        end
+        finished.wait_for(Option::is_some).await.ok()?.clone()
     }
 
     /// Cancels the batch; its result then says `cancelled`.
