@@ -12,7 +12,7 @@ use volley_planner::{Call, Plan};
 
 use super::id::BatchId;
 use super::state::Store;
-use super::{Server, Token};
+use super::{ServeError, Server, ServerBuilder, Token};
 
 fn engine() -> Engine {
     Engine::builder(crate::tools::builtin_registry().unwrap())
@@ -116,4 +116,68 @@ async fn finished_batches_are_kept_for_a_while_and_running_ones_always() {
         store.get(&running).is_some(),
         "a running batch is never dropped"
     );
+}
+
+#[test]
+fn a_server_needs_a_token_or_an_explicit_choice_to_run_without() {
+    let build = |configure: fn(&mut ServerBuilder)| {
+        let mut builder = Server::builder(engine());
+        configure(&mut builder);
+        builder.build().map(|_| ())
+    };
+    let token = || Token::new("0123456789abcdef").unwrap();
+    assert_eq!(build(|_| {}), Err(ServeError::NoAuthentication));
+    assert_eq!(
+        build(|b| {
+            b.token(Token::new("0123456789abcdef").unwrap())
+                .insecure_no_auth();
+        }),
+        Err(ServeError::ConflictingAuthentication)
+    );
+    assert_eq!(
+        build(|b| {
+            b.insecure_no_auth().max_batches(0);
+        }),
+        Err(ServeError::ZeroLimit {
+            setting: "max_batches"
+        })
+    );
+    assert_eq!(
+        build(|b| {
+            b.insecure_no_auth().max_body_bytes(0);
+        }),
+        Err(ServeError::ZeroLimit {
+            setting: "max_body_bytes"
+        })
+    );
+    assert!(
+        build(|b| {
+            b.insecure_no_auth();
+        })
+        .is_ok()
+    );
+    let mut builder = Server::builder(engine());
+    builder.token(token());
+    assert!(!format!("{builder:?}").contains("0123456789abcdef"));
+    let message = ServeError::NoAuthentication.to_string();
+    assert!(message.contains("--insecure-no-auth") && message.contains("VOLLEY_TOKEN"));
+}
+
+#[tokio::test]
+async fn without_authentication_asked_for_explicitly_no_token_is_needed() {
+    let server = Server::builder(engine())
+        .insecure_no_auth()
+        .quiet()
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let tools = reqwest::get(format!("{base}/v1/tools")).await.unwrap();
+    assert_eq!(tools.status(), 200);
+    stop.send(()).unwrap();
+    served.await.unwrap().unwrap();
 }
