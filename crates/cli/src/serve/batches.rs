@@ -123,8 +123,9 @@ pub(crate) async fn create(
         .map_err(|e| ApiError::invalid_request(format!("the body is not UTF-8: {e}")))?;
     let (mut plan, _) = parse_and_plan(text, query.input_format.into(), &Planner::new())
         .map_err(|errors| ApiError::invalid_plan(&errors))?;
-    // The engine adds the tools' access keys (which can add edges) to a copy: the batch gets
-    // the plan as read, and the aggregator the plan and graph it runs with.
+    // `Engine::plan` adds the tools' access keys (which can add edges) to `plan`: the
+    // aggregator needs the plan and graph the batch runs with. The batch itself gets the plan
+    // as read (`run` adds the keys again otherwise).
     let to_run = plan.clone();
     let dag = shared
         .engine
