@@ -25,6 +25,8 @@ enum Command {
     Plan(commands::plan::Args),
     /// Run a plan (or a model's response) with real tools; print the results.
     Run(commands::run::Args),
+    /// Serve the HTTP API: agents in any language post plans and stream progress and results.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +34,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Plan(args) => commands::plan::run(&args),
         Command::Run(args) => commands::run::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
     }
 }
