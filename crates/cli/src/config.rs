@@ -335,8 +335,14 @@ argv = ["python3", "tools.py", "find_contact", "{email}"]
         let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
         let end = start + doc[start..].find("```").unwrap();
         let config = Config::parse(&doc[start..end], Path::new("docs/configuration.md")).unwrap();
-        assert_eq!(config.tools["check_crm"].rate_limit.map(|r| r.burst), Some(Some(5)));
-        assert_eq!(config.commands["find_contact"].access, ["read:contacts/{email}"]);
+        assert_eq!(
+            config.tools["check_crm"].rate_limit.map(|r| r.burst),
+            Some(Some(5))
+        );
+        assert_eq!(
+            config.commands["find_contact"].access,
+            ["read:contacts/{email}"]
+        );
     }
 
     #[test]

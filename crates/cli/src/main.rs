@@ -1,6 +1,7 @@
-//! The `volley` command: plan (and, later, run and serve) an LLM agent's tool calls.
+//! The `volley` command: plan, run and serve an LLM agent's tool calls.
 //!
-//! Exit codes: 0 success; 2 invalid input (nothing ran).
+//! Exit codes: 0 success; 1 some calls did not succeed (`run`); 2 invalid input (nothing ran);
+//! 130 interrupted.
 
 mod commands;
 mod display;

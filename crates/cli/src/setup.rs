@@ -208,6 +208,9 @@ pub fn engine(
     audit: Option<&std::path::Path>,
 ) -> Result<Engine, String> {
     let mut builder = Engine::builder(registry);
+    // Displays, narration and the HTTP event streams all watch batches: make each batch's
+    // progress bus when it starts, so events carry their real times even for instant tools.
+    builder.progress(true);
     if let Some(n) = config.max_concurrency {
         builder.max_concurrency(n);
     }
