@@ -181,7 +181,7 @@ impl Config {
         for (name, tool) in &self.tools {
             if let Some(priority) = &tool.priority {
                 priority
-                    .parse::<volley_planner::Priority>()
+                    .parse::<volley::planner::Priority>()
                     .map_err(|problem| format!("tools.{name}.priority: {problem}"))?;
             }
             if let Some(rate) = tool.rate_limit

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use volley_executor::BatchHandle;
-use volley_progress::{BatchSnapshot, Event, EventKind, Heartbeats, Narrator, Received};
+use volley::executor::BatchHandle;
+use volley::progress::{BatchSnapshot, Event, EventKind, Heartbeats, Narrator, Received};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy)]

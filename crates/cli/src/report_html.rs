@@ -3,8 +3,8 @@
 //! outlined, hover for details) and the run report.
 
 use serde_json::json;
-use volley_aggregator::Batch;
-use volley_planner::Plan;
+use volley::aggregator::Batch;
+use volley::planner::Plan;
 
 /// The page for a finished batch.
 pub(crate) fn page(plan: &Plan, batch: &Batch<'_>) -> String {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use volley_executor::{Engine, JsonLinesSink, Registry, Resources, Tool, ToolContext, ToolError};
-use volley_planner::{AccessKey, Priority, RetryPolicy};
-use volley_resources::{RateLimit, ResourceManager};
+use volley::executor::{Engine, JsonLinesSink, Registry, Resources, Tool, ToolContext, ToolError};
+use volley::planner::{AccessKey, Priority, RetryPolicy};
+use volley::resources::{RateLimit, ResourceManager};
 
 use crate::config::{Config, StdinMode, ToolPolicy};
 use crate::tools::{CommandTool, builtin_registry};
@@ -152,7 +152,7 @@ pub fn registry(config: &Config) -> Result<Registry, String> {
     for name in config.tools.keys() {
         if !tools.iter().any(|t| t.name() == name) {
             let known: Vec<&str> = tools.iter().map(|t| t.name()).collect();
-            let close = volley_planner::closest_names(name, known.iter().copied(), 3);
+            let close = volley::planner::closest_names(name, known.iter().copied(), 3);
             let hint = if close.is_empty() {
                 String::new()
             } else {

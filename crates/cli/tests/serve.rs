@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use volley::executor::Engine;
 use volley_cli::serve::{Server, ServerBuilder, Token};
-use volley_executor::Engine;
 
 const TOKEN: &str = "test-token-5f0c1e2d3c4b5a69";
 const WRONG_TOKEN: &str = "test-token-5f0c1e2d3c4b5a6a";

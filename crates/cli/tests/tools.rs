@@ -7,12 +7,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+use volley::executor::{Engine, ErrorKind, Status, Tool, ToolContext, ToolError};
+use volley::planner::{Call, Plan};
 use volley_cli::tools::{
     CommandTool, EXIT_TRANSIENT, Echo, Glob, Http, ListDir, ReadFile, Shell, Sleep, WriteFile,
     builtin_registry, normalize,
 };
-use volley_executor::{Engine, ErrorKind, Status, Tool, ToolContext, ToolError};
-use volley_planner::{Call, Plan};
 
 fn ctx() -> ToolContext {
     ToolContext::new("test")

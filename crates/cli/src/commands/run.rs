@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use volley_aggregator::Aggregator;
+use volley::aggregator::Aggregator;
+use volley::executor::{Registry, Status};
+use volley::planner::parse_and_plan;
+use volley::progress::{Narrator, ToolPhrase};
 use volley_cli::config::Config;
 use volley_cli::setup;
-use volley_executor::{Registry, Status};
-use volley_planner::parse_and_plan;
-use volley_progress::{Narrator, ToolPhrase};
 
 use crate::display::Display;
 use crate::input::{self, InputFormatArg};
@@ -108,7 +108,7 @@ async fn run_async(args: &Args) -> ExitCode {
     let mut plan = match parse_and_plan(
         &text,
         args.input_format.into(),
-        &volley_planner::Planner::new(),
+        &volley::planner::Planner::new(),
     ) {
         Ok((plan, _)) => plan,
         Err(errors) => {

@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, watch};
-use volley_aggregator::{Aggregator, Batch};
-use volley_executor::Status;
-use volley_planner::{Dag, InputFormat, Plan, Planner, parse_and_plan};
-use volley_progress::BatchSnapshot;
+use volley::aggregator::{Aggregator, Batch};
+use volley::executor::Status;
+use volley::planner::{Dag, InputFormat, Plan, Planner, parse_and_plan};
+use volley::progress::BatchSnapshot;
 
 use super::error::ApiError;
 use super::id::BatchId;

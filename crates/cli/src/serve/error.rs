@@ -6,7 +6,7 @@ use axum::http::header::{CONNECTION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use volley_planner::PlanErrors;
+use volley::planner::PlanErrors;
 
 /// An error answer. `code` is stable and machine-readable; `message` is for people.
 #[derive(Debug)]

@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use volley_cli::serve::{Server, Token};
-//! use volley_executor::Engine;
+//! use volley::executor::Engine;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -65,7 +65,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
-use volley_executor::Engine;
+use volley::executor::Engine;
 
 use self::auth::Auth;
 pub use self::auth::{MIN_TOKEN_LEN, Token};

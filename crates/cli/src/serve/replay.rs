@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
-use volley_executor::{Outcome, Status};
-use volley_planner::{Dag, Plan};
-use volley_progress::{Bus, EventKind, Roster};
+use volley::executor::{Outcome, Status};
+use volley::planner::{Dag, Plan};
+use volley::progress::{Bus, EventKind, Roster};
 
 /// A closed bus holding each call's steps; `None` if the plan makes no roster.
 pub(crate) fn replay(plan: &Plan, dag: &Dag, outcomes: &[Outcome]) -> Option<Bus> {

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use volley_progress::{BatchSnapshot, Event, Received, Subscriber};
+use volley::progress::{BatchSnapshot, Event, Received, Subscriber};
 
 use super::batches::{View, lookup};
 use super::error::ApiError;

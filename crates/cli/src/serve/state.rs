@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
-use volley_executor::{BatchHandle, Engine};
-use volley_progress::Bus;
+use volley::executor::{BatchHandle, Engine};
+use volley::progress::Bus;
 
 use super::auth::Auth;
 use super::id::BatchId;

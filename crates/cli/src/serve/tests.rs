@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::watch;
-use volley_executor::Engine;
-use volley_planner::{Call, Plan};
+use volley::executor::Engine;
+use volley::planner::{Call, Plan};
 
 use super::id::BatchId;
 use super::state::Store;
@@ -87,7 +87,7 @@ async fn a_batch_that_starts_during_shutdown_is_cancelled_at_once() {
     let outcomes = tokio::time::timeout(Duration::from_secs(30), late.wait())
         .await
         .unwrap();
-    assert_eq!(outcomes[0].status, volley_executor::Status::Cancelled);
+    assert_eq!(outcomes[0].status, volley::executor::Status::Cancelled);
     running.cancel();
 }
 

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use volley_executor::Registry;
+use volley::executor::Registry;
 
 /// `?format=`: whose tool-list shape to answer in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -28,7 +28,7 @@ pub(crate) struct ToolLists {
 impl ToolLists {
     pub(crate) fn new(registry: &Registry) -> ToolLists {
         let specs = registry.list();
-        let list = |shape: fn(&volley_executor::ToolSpec) -> Value| json!({"tools": specs.iter().map(shape).collect::<Vec<_>>()});
+        let list = |shape: fn(&volley::executor::ToolSpec) -> Value| json!({"tools": specs.iter().map(shape).collect::<Vec<_>>()});
         ToolLists {
             anthropic: list(
                 |t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use volley_executor::{Tool, ToolContext, ToolError};
+use volley::executor::{Tool, ToolContext, ToolError};
 
 use super::parse_args;
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use volley_executor::{Tool, ToolContext, ToolError};
-use volley_planner::AccessKey;
+use volley::executor::{Tool, ToolContext, ToolError};
+use volley::planner::AccessKey;
 
 use super::process::{self, Spec};
 use super::shell::stderr_suffix;

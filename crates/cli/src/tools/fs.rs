@@ -7,8 +7,8 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use volley_executor::{Tool, ToolContext, ToolError};
-use volley_planner::AccessKey;
+use volley::executor::{Tool, ToolContext, ToolError};
+use volley::planner::AccessKey;
 
 use super::parse_args;
 

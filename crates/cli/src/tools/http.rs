@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use volley_executor::{Tool, ToolContext, ToolError};
+use volley::executor::{Tool, ToolContext, ToolError};
 
 use super::parse_args;
 

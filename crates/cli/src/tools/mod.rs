@@ -10,7 +10,7 @@ mod shell;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use volley_executor::{Registry, RegistryError, ToolError};
+use volley::executor::{Registry, RegistryError, ToolError};
 
 pub use basic::{Echo, Sleep};
 pub use command::{CommandTool, EXIT_TRANSIENT, fill};

@@ -10,7 +10,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
-use volley_executor::{ToolContext, ToolError};
+use volley::executor::{ToolContext, ToolError};
 
 /// The most bytes kept of stdout and of stderr; the rest is counted, not kept.
 pub(crate) const MAX_CAPTURE: usize = 8 * 1024 * 1024;
