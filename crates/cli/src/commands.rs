@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
 pub(crate) mod plan;
+pub(crate) mod run;
+pub(crate) mod serve;

@@ -13,73 +13,73 @@ use serde_json::Value;
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Config {
+pub struct Config {
     /// The most calls running at once (a plan's `max_concurrency` overrides it).
-    pub(crate) max_concurrency: Option<usize>,
+    pub max_concurrency: Option<usize>,
     /// How long a cancelled tool may take to stop before it is dropped.
-    pub(crate) grace_period_ms: Option<u64>,
+    pub grace_period_ms: Option<u64>,
     /// Where to append the audit log (JSON Lines); `--audit` overrides it.
-    pub(crate) audit_log: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
     /// Capacities shared by every call.
     #[serde(default)]
-    pub(crate) resources: Resources,
+    pub resources: Resources,
     /// Per-tool policies, by tool name.
     #[serde(default)]
-    pub(crate) tools: BTreeMap<String, ToolPolicy>,
+    pub tools: BTreeMap<String, ToolPolicy>,
     /// Tools that run a command, by tool name.
     #[serde(default)]
-    pub(crate) commands: BTreeMap<String, CommandTool>,
+    pub commands: BTreeMap<String, CommandTool>,
 }
 
 /// `[resources]`: budgets every call draws on.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Resources {
+pub struct Resources {
     /// CPU, in cores (fractional).
-    pub(crate) cpu_cores: Option<f64>,
+    pub cpu_cores: Option<f64>,
     /// Memory, in MB.
-    pub(crate) memory_mb: Option<u64>,
+    pub memory_mb: Option<u64>,
     /// I/O slots.
-    pub(crate) io_slots: Option<u32>,
+    pub io_slots: Option<u32>,
 }
 
 /// `[tools.NAME]`: what applies to every call of one tool.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ToolPolicy {
+pub struct ToolPolicy {
     /// At most this many calls of the tool at once.
-    pub(crate) max_concurrency: Option<usize>,
+    pub max_concurrency: Option<usize>,
     /// At most `calls` per `period_ms`, with bursts of `burst`.
-    pub(crate) rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<RateLimit>,
     /// How long one attempt may run.
-    pub(crate) timeout_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
     /// Retries of transient failures and timeouts.
-    pub(crate) retry: Option<Retry>,
+    pub retry: Option<Retry>,
     /// `critical`, `high`, `normal`, `low` or `background`.
-    pub(crate) priority: Option<String>,
+    pub priority: Option<String>,
     /// How a voice agent says what the tool does ("check your calendar").
-    pub(crate) spoken: Option<String>,
+    pub spoken: Option<String>,
     /// How long a call usually takes.
-    pub(crate) estimated_ms: Option<u64>,
+    pub estimated_ms: Option<u64>,
     /// What each call needs from `[resources]`.
-    pub(crate) cpu: Option<f64>,
+    pub cpu: Option<f64>,
     /// Memory each call needs, in MB.
-    pub(crate) memory_mb: Option<u64>,
+    pub memory_mb: Option<u64>,
     /// I/O slots each call needs.
-    pub(crate) io: Option<u32>,
+    pub io: Option<u32>,
 }
 
 /// A rate limit: `calls` per `period_ms`, bursts of `burst` (default: `calls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RateLimit {
+pub struct RateLimit {
     /// Calls allowed per period.
-    pub(crate) calls: u32,
+    pub calls: u32,
     /// The period, in milliseconds (default 1000).
     #[serde(default = "one_second")]
-    pub(crate) period_ms: u64,
+    pub period_ms: u64,
     /// How many may go at once after a quiet spell.
-    pub(crate) burst: Option<u32>,
+    pub burst: Option<u32>,
 }
 
 fn one_second() -> u64 {
@@ -89,15 +89,15 @@ fn one_second() -> u64 {
 /// A retry policy, as in a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Retry {
+pub struct Retry {
     /// Attempts in all (1: no retry).
-    pub(crate) max_attempts: u32,
+    pub max_attempts: u32,
     /// First delay; doubles each time, with jitter.
     #[serde(default = "default_backoff")]
-    pub(crate) backoff_ms: u64,
+    pub backoff_ms: u64,
     /// Longest delay.
     #[serde(default = "default_max_backoff")]
-    pub(crate) max_backoff_ms: u64,
+    pub max_backoff_ms: u64,
 }
 
 fn default_backoff() -> u64 {
@@ -111,32 +111,32 @@ fn default_max_backoff() -> u64 {
 /// `[commands.NAME]`: a tool that runs a program.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CommandTool {
+pub struct CommandTool {
     /// What the tool does, for the model.
-    pub(crate) description: String,
+    pub description: String,
     /// The JSON Schema of its arguments (an object schema).
     #[serde(default = "any_object")]
-    pub(crate) input_schema: Value,
+    pub input_schema: Value,
     /// The program and its arguments; `{name}` is replaced by argument `name` (strings raw,
     /// other values as JSON). No shell is involved.
-    pub(crate) argv: Vec<String>,
+    pub argv: Vec<String>,
     /// `"json"`: the arguments are written to stdin as JSON; `"none"` (the default): nothing.
     #[serde(default)]
-    pub(crate) stdin: StdinMode,
+    pub stdin: StdinMode,
     /// Working directory (default: Volley's).
-    pub(crate) cwd: Option<PathBuf>,
+    pub cwd: Option<PathBuf>,
     /// Extra environment variables.
     #[serde(default)]
-    pub(crate) env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
     /// Access keys, with `{name}` placeholders filled from the arguments (`read:{path}`).
     #[serde(default)]
-    pub(crate) access: Vec<String>,
+    pub access: Vec<String>,
 }
 
 /// What a command tool gets on stdin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum StdinMode {
+pub enum StdinMode {
     /// Nothing.
     #[default]
     None,
@@ -150,7 +150,7 @@ fn any_object() -> Value {
 
 impl Config {
     /// Parses a configuration; the error names the key and its line.
-    pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, String> {
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, String> {
         let config: Config = toml::from_str(text).map_err(|e| describe(&e, text, origin))?;
         config
             .check()
@@ -159,7 +159,7 @@ impl Config {
     }
 
     /// Reads `path`, or `volley.toml` in `dir` when no path is given and it exists.
-    pub(crate) fn load(path: Option<&Path>, dir: &Path) -> Result<Config, String> {
+    pub fn load(path: Option<&Path>, dir: &Path) -> Result<Config, String> {
         let (path, required) = match path {
             Some(path) => (path.to_path_buf(), true),
             None => (dir.join("volley.toml"), false),
@@ -181,7 +181,7 @@ impl Config {
         for (name, tool) in &self.tools {
             if let Some(priority) = &tool.priority {
                 priority
-                    .parse::<volley_planner::Priority>()
+                    .parse::<volley::planner::Priority>()
                     .map_err(|problem| format!("tools.{name}.priority: {problem}"))?;
             }
             if let Some(rate) = tool.rate_limit
@@ -324,6 +324,25 @@ argv = ["python3", "tools.py", "find_contact", "{email}"]
         let config = Config::load(Some(&path), Path::new(".")).unwrap();
         assert_eq!(config.commands.len(), 4);
         assert_eq!(config.tools["check_crm"].max_concurrency, Some(2));
+    }
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let doc = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+        )
+        .unwrap();
+        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let config = Config::parse(&doc[start..end], Path::new("docs/configuration.md")).unwrap();
+        assert_eq!(
+            config.tools["check_crm"].rate_limit.map(|r| r.burst),
+            Some(Some(5))
+        );
+        assert_eq!(
+            config.commands["find_contact"].access,
+            ["read:contacts/{email}"]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 use clap::ValueEnum;
-use volley_planner::InputFormat;
+use volley::planner::InputFormat;
 
 /// `--input-format`: which shape the input has.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -1,11 +1,12 @@
-//! The `volley` command: plan (and, later, run and serve) an LLM agent's tool calls.
+//! The `volley` command: plan, run and serve an LLM agent's tool calls.
 //!
-//! Exit codes: 0 success; 2 invalid input (nothing ran).
+//! Exit codes: 0 success; 1 some calls did not succeed (`run`); 2 invalid input (nothing ran);
+//! 130 interrupted.
 
 mod commands;
-#[allow(dead_code)] // wired into `volley run` with the executor (issue 7)
-mod config;
+mod display;
 mod input;
+mod report_html;
 
 use std::process::ExitCode;
 
@@ -23,11 +24,17 @@ struct Cli {
 enum Command {
     /// Check a plan (or a model's response) and show its waves, critical path and edges.
     Plan(commands::plan::Args),
+    /// Run a plan (or a model's response) with real tools; print the results.
+    Run(commands::run::Args),
+    /// Serve the HTTP API: agents in any language post plans and stream progress and results.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Plan(args) => commands::plan::run(&args),
+        Command::Run(args) => commands::run::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
     }
 }

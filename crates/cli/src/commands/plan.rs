@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use volley_planner::{Planner, parse_and_plan, render};
+use volley::planner::{Planner, parse_and_plan, render};
 
 use crate::input::{self, InputFormatArg};
 
