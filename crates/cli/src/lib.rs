@@ -15,5 +15,6 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod mcp;
 pub mod setup;
 pub mod tools;
