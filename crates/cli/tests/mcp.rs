@@ -11,13 +11,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use volley_cli::config::{Config, McpServer, StartPolicy};
 use volley_cli::mcp::{self, McpError, McpTools};
 use volley_cli::setup;
-use volley_executor::{Engine, ErrorKind, Registry, Status, Tool};
+use volley_executor::{Engine, ErrorKind, Registry, Status, Tool, ToolContext};
 use volley_planner::{AccessMode, Call, Plan, RetryPolicy};
 use volley_progress::EventKind;
 
@@ -516,5 +516,47 @@ async fn per_server_max_concurrency_limits_calls_in_flight() {
         1,
         "one request was sent: {seen}"
     );
+    tools.servers.shutdown().await;
+}
+
+/// The speed measurement of `docs/mcp.md`: 100 `echo` calls over one connection, all at once
+/// against one after another, in one run. Prints the ratio; asserts only that multiplexing
+/// wins (timings on shared CI machines are too noisy for more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hundred_concurrent_echo_calls_beat_one_hundred_sequential_ones() {
+    let (everything, _) = require_servers!();
+    let tools = load(&[("everything", server(everything))]).await;
+    let echo = find(&tools, "mcp__everything__", "echo");
+    let echo = tools
+        .tools
+        .iter()
+        .find(|t| t.name() == echo)
+        .unwrap()
+        .clone();
+    let args = |i: usize| json!({"message": format!("hello {i}")});
+    // Warm up the connection and the server's JIT.
+    for i in 0..10 {
+        echo.call(args(i), ToolContext::new("warm")).await.unwrap();
+    }
+    let started = Instant::now();
+    for i in 0..100 {
+        echo.call(args(i), ToolContext::new(format!("s{i}")))
+            .await
+            .unwrap();
+    }
+    let sequential = started.elapsed();
+    let started = Instant::now();
+    let results = futures::future::join_all(
+        (0..100).map(|i| echo.call(args(i), ToolContext::new(format!("c{i}")))),
+    )
+    .await;
+    let concurrent = started.elapsed();
+    assert!(results.iter().all(Result::is_ok));
+    let ratio = sequential.as_secs_f64() / concurrent.as_secs_f64();
+    eprintln!(
+        "100 echo calls over one connection: sequential {sequential:?}, concurrent \
+         {concurrent:?}, ratio {ratio:.1}x"
+    );
+    assert!(concurrent < sequential, "{concurrent:?} vs {sequential:?}");
     tools.servers.shutdown().await;
 }
