@@ -560,3 +560,42 @@ async fn one_hundred_concurrent_echo_calls_beat_one_hundred_sequential_ones() {
     assert!(concurrent < sequential, "{concurrent:?} vs {sequential:?}");
     tools.servers.shutdown().await;
 }
+
+#[test]
+fn volley_run_calls_mcp_tools_from_the_configuration() {
+    // Both servers start (eager and lazy); the plan calls the time server, whose tool names are
+    // stable (server-everything's are not).
+    let Some((everything, time)) = real_servers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[mcp.servers.everything]\ncommand = {}\n[mcp.servers.time]\ncommand = {}\nstart = \"lazy\"\n",
+        serde_json::to_string(everything).unwrap(),
+        serde_json::to_string(time).unwrap()
+    );
+    std::fs::write(dir.path().join("volley.toml"), config).unwrap();
+    let plan = json!({"calls": [
+        {"id": "now", "tool": "mcp__time__get_current_time", "args": {"timezone": "UTC"}},
+        {"id": "tokyo", "tool": "mcp__time__convert_time",
+         "args": {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}}
+    ]});
+    let output = assert_cmd::Command::cargo_bin("volley")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["run", "-", "--quiet"])
+        .write_stdin(plan.to_string())
+        .timeout(FAILSAFE)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    let text = result.to_string();
+    assert!(text.contains("\"timezone\":\"UTC\""), "{text}");
+    assert!(text.contains("21:00"), "{text}");
+}
