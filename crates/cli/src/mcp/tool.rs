@@ -295,3 +295,21 @@ pub fn tool_name(server: &str, tool: &str) -> String {
         .collect();
     name
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tool_name;
+
+    #[test]
+    fn names_follow_the_claude_code_convention_and_stay_valid() {
+        let cases = [
+            ("time", "get_current_time", "mcp__time__get_current_time"),
+            ("everything", "get-sum", "mcp__everything__get-sum"),
+            ("fs", "read.file/v2", "mcp__fs__read_file_v2"),
+        ];
+        for (server, tool, expected) in cases {
+            assert_eq!(tool_name(server, tool), expected);
+        }
+        assert_eq!(tool_name("s", &"x".repeat(100)).len(), 64);
+    }
+}
