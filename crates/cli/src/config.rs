@@ -29,6 +29,49 @@ pub struct Config {
     /// Tools that run a command, by tool name.
     #[serde(default)]
     pub commands: BTreeMap<String, CommandTool>,
+    /// MCP servers whose tools become Volley tools.
+    #[serde(default)]
+    pub mcp: Mcp,
+}
+
+/// `[mcp]`: MCP servers whose tools become `mcp__<server>__<tool>` tools.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mcp {
+    /// The servers, by name (`[mcp.servers.NAME]`).
+    #[serde(default)]
+    pub servers: BTreeMap<String, McpServer>,
+}
+
+/// `[mcp.servers.NAME]`: an MCP server Volley starts and talks to over its stdio.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServer {
+    /// The program and its arguments (no shell).
+    pub command: Vec<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (default: Volley's).
+    pub cwd: Option<PathBuf>,
+    /// When to start it: `"eager"` (the default) or `"lazy"`.
+    #[serde(default)]
+    pub start: StartPolicy,
+    /// At most this many calls to the server at once (default: no limit).
+    pub max_concurrency: Option<usize>,
+    /// How long one call of its tools may run, unless `[tools.NAME]` or the call says otherwise.
+    pub timeout_ms: Option<u64>,
+}
+
+/// When an MCP server starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartPolicy {
+    /// At start-up: its tools are listed and the connection stays open.
+    #[default]
+    Eager,
+    /// At start-up only to list its tools, then stopped; started again on the first call.
+    Lazy,
 }
 
 /// `[resources]`: budgets every call draws on.
@@ -199,6 +242,27 @@ impl Config {
                 ));
             }
         }
+        for (name, server) in &self.mcp.servers {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(format!(
+                    "mcp.servers.{name}: a server name uses only letters, digits, `_` and `-`"
+                ));
+            }
+            if server.command.is_empty() {
+                return Err(format!(
+                    "mcp.servers.{name}.command: needs at least the program"
+                ));
+            }
+            if server.max_concurrency == Some(0) {
+                return Err(format!(
+                    "mcp.servers.{name}.max_concurrency: must be at least 1"
+                ));
+            }
+        }
         for (name, command) in &self.commands {
             if command.argv.is_empty() {
                 return Err(format!("commands.{name}.argv: needs at least the program"));
@@ -251,6 +315,16 @@ spoken = "check your CRM records"
 description = "Find a contact by email"
 input_schema = { type = "object", properties = { email = { type = "string" } }, required = ["email"] }
 argv = ["python3", "tools.py", "find_contact", "{email}"]
+
+[mcp.servers.time]
+command = ["uvx", "mcp-server-time"]
+env = { TZ = "UTC" }
+start = "lazy"
+max_concurrency = 4
+timeout_ms = 5000
+
+[mcp.servers.everything]
+command = ["node", "server-everything/dist/index.js", "stdio"]
 "#;
 
     #[test]
@@ -275,6 +349,11 @@ argv = ["python3", "tools.py", "find_contact", "{email}"]
                 max_backoff_ms: 5_000
             })
         );
+        let time = &config.mcp.servers["time"];
+        assert_eq!(time.command, ["uvx", "mcp-server-time"]);
+        assert_eq!(time.start, StartPolicy::Lazy);
+        assert_eq!(time.max_concurrency, Some(4));
+        assert_eq!(config.mcp.servers["everything"].start, StartPolicy::Eager);
         let find = &config.commands["find_contact"];
         assert_eq!(find.argv[3], "{email}");
         assert_eq!(find.stdin, StdinMode::None);
@@ -302,6 +381,18 @@ argv = ["python3", "tools.py", "find_contact", "{email}"]
             (
                 "[commands.x]\ndescription = \"d\"\nargv = []",
                 "volley.toml: commands.x.argv: needs at least the program",
+            ),
+            (
+                "[mcp.servers.t]\ncommand = []",
+                "volley.toml: mcp.servers.t.command: needs at least the program",
+            ),
+            (
+                "[mcp.servers.t]\ncommand = [\"x\"]\nstart = \"later\"",
+                "volley.toml:3:9: unknown variant `later`",
+            ),
+            (
+                "[mcp.servers.\"a.b\"]\ncommand = [\"x\"]",
+                "volley.toml: mcp.servers.a.b: a server name uses only",
             ),
             (
                 "max_concurrency = 0",

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod mcp;
 pub mod serve;
 pub mod setup;
 pub mod tools;

@@ -1,5 +1,5 @@
-//! From a [`Config`] to a ready [`Engine`]: the built-in and command tools, each wrapped with
-//! its `[tools.NAME]` policy, a resource manager with the configured capacities, caps and rate
+//! From a [`Config`] to a ready [`Engine`]: the built-in, command and MCP tools, each wrapped
+//! with its `[tools.NAME]` policy, a resource manager with the configured capacities, caps and rate
 //! limits, and the audit log.
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use volley::planner::{AccessKey, Priority, RetryPolicy};
 use volley::resources::{RateLimit, ResourceManager};
 
 use crate::config::{Config, StdinMode, ToolPolicy};
+use crate::mcp::{self, McpServers};
 use crate::tools::{CommandTool, builtin_registry};
 
 /// A tool with the metadata its `[tools.NAME]` section overrides.
@@ -121,10 +122,43 @@ impl Tool for Configured {
     }
 }
 
-/// The tools a configuration makes available: the built-ins and its command tools, each with
-/// its policy. A `[tools.NAME]` section for a tool that does not exist is an error (a typo must
-/// not silently configure nothing).
+/// The tools a configuration makes available: the built-ins, its command tools and the tools
+/// of its MCP servers, each with its policy. A `[tools.NAME]` section for a tool that does not
+/// exist is an error (a typo must not silently configure nothing).
+///
+/// MCP servers are started (and listed) here, which needs a multi-threaded tokio runtime to
+/// block on; async callers should prefer [`registry_async`], which also returns the servers'
+/// handle for a clean shutdown. Without `[mcp.servers]` no runtime is needed.
 pub fn registry(config: &Config) -> Result<Registry, String> {
+    if config.mcp.servers.is_empty() {
+        return registry_with(config, Vec::new());
+    }
+    let handle = tokio::runtime::Handle::try_current()
+        .ok()
+        .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        .ok_or("[mcp.servers] are started from a multi-threaded tokio runtime: use setup::registry_async")?;
+    let loaded = tokio::task::block_in_place(|| handle.block_on(mcp::load(&config.mcp.servers)))
+        .map_err(|e| e.to_string())?;
+    registry_with(config, loaded.dyn_tools())
+}
+
+/// [`registry`] for async callers: starts the MCP servers, lists their tools, and returns the
+/// servers with the registry so the caller can [`McpServers::shutdown`] them on exit.
+pub async fn registry_async(config: &Config) -> Result<(Registry, McpServers), String> {
+    let loaded = mcp::load(&config.mcp.servers)
+        .await
+        .map_err(|e| e.to_string())?;
+    match registry_with(config, loaded.dyn_tools()) {
+        Ok(registry) => Ok((registry, loaded.servers)),
+        Err(problem) => {
+            loaded.servers.shutdown().await;
+            Err(problem)
+        }
+    }
+}
+
+/// The built-ins, the command tools and `extra` (MCP tools), each with its policy.
+fn registry_with(config: &Config, extra: Vec<Arc<dyn Tool>>) -> Result<Registry, String> {
     let builtins = builtin_registry().map_err(|e| e.to_string())?;
     let mut tools: Vec<Arc<dyn Tool>> = builtins
         .names()
@@ -149,6 +183,7 @@ pub fn registry(config: &Config) -> Result<Registry, String> {
             spoken: None,
         }));
     }
+    tools.extend(extra);
     for name in config.tools.keys() {
         if !tools.iter().any(|t| t.name() == name) {
             let known: Vec<&str> = tools.iter().map(|t| t.name()).collect();

@@ -47,22 +47,22 @@ impl Turn {
     }
 
     /// The batch result (`{"results": […], "summary": {…}}`).
-    pub fn result(&self) -> BatchResult {
+    pub fn result(&self) -> BatchResult<'_> {
         self.batch().result()
     }
 
     /// The Anthropic `user` message of `tool_result` blocks.
-    pub fn anthropic(&self) -> AnthropicMessage {
+    pub fn anthropic(&self) -> AnthropicMessage<'_> {
         self.batch().anthropic()
     }
 
     /// The Bedrock Converse `user` message of `toolResult` blocks.
-    pub fn bedrock(&self) -> BedrockMessage {
+    pub fn bedrock(&self) -> BedrockMessage<'_> {
         self.batch().bedrock()
     }
 
     /// The OpenAI `tool` messages, one per call.
-    pub fn openai(&self) -> Vec<OpenAiToolMessage> {
+    pub fn openai(&self) -> Vec<OpenAiToolMessage<'_>> {
         self.batch().openai()
     }
 

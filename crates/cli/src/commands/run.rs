@@ -95,18 +95,31 @@ async fn run_async(args: &Args) -> ExitCode {
         Ok(config) => config,
         Err(problem) => return invalid(problem),
     };
-    let registry = match setup::registry(&config) {
-        Ok(registry) => registry,
+    let (registry, servers) = match setup::registry_async(&config).await {
+        Ok(loaded) => loaded,
         Err(problem) => return invalid(format!("configuration: {problem}")),
     };
-    let engine = match setup::engine(&config, registry.clone(), args.audit.as_deref()) {
+    let code = execute(args, &config, registry, &text, &mut interrupt).await;
+    // MCP servers are stopped cleanly, whatever happened.
+    servers.shutdown().await;
+    code
+}
+
+async fn execute(
+    args: &Args,
+    config: &Config,
+    registry: Registry,
+    text: &str,
+    interrupt: &mut tokio::signal::unix::Signal,
+) -> ExitCode {
+    let engine = match setup::engine(config, registry.clone(), args.audit.as_deref()) {
         Ok(engine) => engine,
         Err(problem) => return invalid(problem),
     };
     // Only input that cannot be read as a plan is refused; unknown tools and bad arguments
     // fail their own call when it runs.
     let mut plan = match parse_and_plan(
-        &text,
+        text,
         args.input_format.into(),
         &volley::planner::Planner::new(),
     ) {

@@ -102,12 +102,24 @@ async fn serve(args: &Args) -> ExitCode {
         Ok(config) => config,
         Err(problem) => return invalid(problem),
     };
-    let registry = match setup::registry(&config) {
-        Ok(registry) => registry,
+    let (registry, servers) = match setup::registry_async(&config).await {
+        Ok(loaded) => loaded,
         Err(problem) => return invalid(format!("configuration: {problem}")),
     };
+    let code = serve_with(args, token, &config, registry).await;
+    // MCP servers are stopped cleanly once the server has drained.
+    servers.shutdown().await;
+    code
+}
+
+async fn serve_with(
+    args: &Args,
+    token: Option<Token>,
+    config: &Config,
+    registry: volley::executor::Registry,
+) -> ExitCode {
     let tools = registry.len();
-    let engine = match setup::engine(&config, registry, args.audit.as_deref()) {
+    let engine = match setup::engine(config, registry, args.audit.as_deref()) {
         Ok(engine) => engine,
         Err(problem) => return invalid(problem),
     };
