@@ -16,6 +16,7 @@ use volley::progress::{Narrator, ToolPhrase};
 use volley_cli::config::Config;
 use volley_cli::setup;
 
+use super::invalid;
 use crate::display::Display;
 use crate::input::{self, InputFormatArg};
 
@@ -61,21 +62,9 @@ enum Output {
     Openai,
 }
 
-fn invalid(problem: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {problem}");
-    ExitCode::from(2)
-}
-
 /// Runs the command on its own runtime.
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return invalid(format!("cannot start the runtime: {e}")),
-    };
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 async fn run_async(args: &Args) -> ExitCode {

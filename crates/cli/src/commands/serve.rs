@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::invalid;
 use volley_cli::config::Config;
 use volley_cli::serve::{
     DEFAULT_MAX_BATCHES, DEFAULT_MAX_BODY_BYTES, DEFAULT_RETAIN_BATCHES, Server, Token,
@@ -56,24 +57,9 @@ pub(crate) struct Args {
     quiet: bool,
 }
 
-fn invalid(problem: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {problem}");
-    ExitCode::from(2)
-}
-
 /// Runs the server on its own runtime until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return invalid(format!("cannot start the runtime: {e}")),
-    };
-    let code = runtime.block_on(serve(args));
-    // Tools still running past the drain timeout are not waited for.
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    code
+    super::block_on(serve(args))
 }
 
 /// The token from `--token`, else from `VOLLEY_TOKEN`.
