@@ -174,77 +174,92 @@ impl Planner {
         let n = calls.len();
         let mut warnings = Vec::new();
 
-        // Ids: valid and unique.
+        // One pass over the calls (each `Call` is read once): register the call's id, then
+        // resolve its references against the calls seen so far. A reference to a later call
+        // (rare) defers that call's resolution to a second look once every id is known.
         let mut ids = IdTable::new(calls);
-        let mut explicit_edges = 0;
-        for (i, call) in calls.iter().enumerate() {
-            explicit_edges += call.depends_on.len();
-            if known_bad.get(i).copied().unwrap_or(false) {
-                let _ = ids.insert(i);
-                continue;
-            }
-            if let Err(problem) = validate_id(&call.id) {
-                errors.push(
-                    PlanError::new(ErrorKind::InvalidId, format!("calls[{i}].id"), problem)
-                        .at_call(i, None),
-                );
-                continue;
-            }
-            if let Err(first) = ids.insert(i) {
-                errors.push(
-                    PlanError::new(
-                        ErrorKind::DuplicateId,
-                        format!("calls[{i}].id"),
-                        format!(
-                            "duplicate id `{}`: calls[{first}] has it too; ids must be unique",
-                            call.id
-                        ),
-                    )
-                    .at_call(i, Some(&call.id)),
-                );
-            }
-        }
         let resolver = Resolver {
             calls,
-            ids: &ids,
             tools: std::cell::OnceCell::new(),
         };
-
-        // Dependencies, per call, deduplicated and merged by kind.
         let mut bindings = Vec::new();
         let mut estimates = Vec::with_capacity(n);
         let mut access = AccessTracker::default();
         let mut deps: Vec<(usize, DepKind)> = Vec::new();
-        let mut incoming = Csr::with_capacity(n, explicit_edges);
+        // Room for a few edges per call; it grows if a plan has more.
+        let mut incoming = Csr::with_capacity(n, n.saturating_mul(3));
+        let mut deferred: Vec<usize> = Vec::new();
         for (i, call) in calls.iter().enumerate() {
-            deps.clear();
+            register_id(i, call, known_bad, &mut ids, errors);
             estimates.push(self.estimate(call));
-            let found = collect_dependencies(
+            deps.clear();
+            let marks = (errors.len(), warnings.len());
+            match collect_dependencies(
                 i,
                 call,
                 &resolver,
-                &mut access,
+                &ids,
+                true,
                 &mut deps,
                 errors,
                 &mut warnings,
-            );
-            // Most calls have no templates nor condition: keep bindings sparse.
-            if !found.is_empty() {
-                bindings.push((i, found));
-            }
-            deps.sort_unstable_by_key(|&(d, _)| d);
-            let mut k = 0;
-            while k < deps.len() {
-                let (dep, mut kind) = deps[k];
-                k += 1;
-                while k < deps.len() && deps[k].0 == dep {
-                    kind.merge(deps[k].1);
-                    k += 1;
+            ) {
+                Some(found) => {
+                    // Most calls have no templates nor condition: keep bindings sparse.
+                    if !found.is_empty() {
+                        bindings.push((i, found));
+                    }
                 }
-                incoming.targets.push(dep as u32);
-                incoming.kinds.push(kind);
+                None => {
+                    // A forward reference: forget this look's findings; the second look
+                    // reports everything.
+                    deps.clear();
+                    errors.truncate(marks.0);
+                    warnings.truncate(marks.1);
+                    deferred.push(i);
+                }
             }
-            incoming.offsets.push(incoming.targets.len() as u32);
+            // Access keys order calls in plan order, so they are recorded in this pass.
+            for key in &call.access {
+                access.record(i, key, |earlier| deps.push((earlier, DepKind::ACCESS)));
+            }
+            if let (Some(timeout), Some(estimate)) = (call.timeout_ms, call.estimated_ms)
+                && timeout < estimate
+            {
+                warnings.push(Warning {
+                    path: format!("calls[{i}].timeout_ms"),
+                    message: format!(
+                        "timeout_ms ({timeout}) is shorter than estimated_ms ({estimate})"
+                    ),
+                });
+            }
+            incoming.push_merged(&mut deps);
+        }
+        if !deferred.is_empty() {
+            let mut extra: Vec<Vec<(usize, DepKind)>> = Vec::with_capacity(deferred.len());
+            for &i in &deferred {
+                deps.clear();
+                let call = &calls[i];
+                let found = collect_dependencies(
+                    i,
+                    call,
+                    &resolver,
+                    &ids,
+                    false,
+                    &mut deps,
+                    errors,
+                    &mut warnings,
+                )
+                .unwrap_or_default();
+                if !found.is_empty() {
+                    bindings.push((i, found));
+                }
+                extra.push(std::mem::take(&mut deps));
+            }
+            bindings.sort_by_key(|(i, _)| *i);
+            incoming = incoming.with_extra(&deferred, extra);
+            // Report in plan order, as if resolved in one pass.
+            errors.sort_by_key(|e| e.call.as_ref().map(|c| c.index));
         }
         let outgoing = incoming.transpose();
 
@@ -299,39 +314,47 @@ impl Planner {
 /// Resolves reference targets to call positions.
 struct Resolver<'a> {
     calls: &'a [Call],
-    ids: &'a IdTable<'a>,
     /// Tool name -> position, for tools used by exactly one call (built on first need).
     tools: std::cell::OnceCell<FxHashMap<&'a str, Option<usize>>>,
 }
 
-impl Resolver<'_> {
-    fn resolve(&self, target: &Target) -> Result<usize, String> {
+/// What a look-up found.
+enum Lookup {
+    /// The call at this position.
+    Found(usize),
+    /// Not among the calls seen so far: look again once every id is known.
+    Later,
+    /// Nothing can match: the message says why.
+    Error(String),
+}
+
+impl<'a> Resolver<'a> {
+    /// Resolves a target; with `partial`, only calls registered so far can match by id.
+    #[inline]
+    fn resolve(&self, target: &Target, ids: &IdTable<'a>, partial: bool) -> Lookup {
         match target {
-            Target::Position(p) => {
-                if *p <= self.calls.len() {
-                    Ok(p - 1)
-                } else {
-                    Err(format!(
-                        "`${p}` names call {p}, but the plan has {} calls",
-                        self.calls.len()
-                    ))
-                }
-            }
-            Target::Id(id) => self.resolve_id(id),
+            Target::Position(p) if *p <= self.calls.len() => Lookup::Found(p - 1),
+            Target::Position(p) => Lookup::Error(format!(
+                "`${p}` names call {p}, but the plan has {} calls",
+                self.calls.len()
+            )),
+            Target::Id(id) => self.resolve_id(id, ids, partial),
         }
     }
 
     #[inline]
-    fn resolve_id(&self, id: &str) -> Result<usize, String> {
-        match self.ids.get(id) {
-            Some(i) => Ok(i),
-            None => self.resolve_unknown(id),
+    fn resolve_id(&self, id: &str, ids: &IdTable<'a>, partial: bool) -> Lookup {
+        match ids.get(id) {
+            Some(i) => Lookup::Found(i),
+            // An id declared later takes precedence over a tool name: wait until all are known.
+            None if partial => Lookup::Later,
+            None => self.resolve_unknown(id, ids),
         }
     }
 
     /// The slow path: a unique tool name, or an error with suggestions.
     #[cold]
-    fn resolve_unknown(&self, id: &str) -> Result<usize, String> {
+    fn resolve_unknown(&self, id: &str, ids: &IdTable<'a>) -> Lookup {
         let tools = self.tools.get_or_init(|| {
             let mut tools: FxHashMap<&str, Option<usize>> = FxHashMap::default();
             for (i, call) in self.calls.iter().enumerate() {
@@ -343,33 +366,68 @@ impl Resolver<'_> {
             tools
         });
         match tools.get(id) {
-            Some(Some(i)) => Ok(*i),
-            Some(None) => Err(format!(
+            Some(Some(i)) => Lookup::Found(*i),
+            Some(None) => Lookup::Error(format!(
                 "`{id}` is a tool called more than once; name one of its calls by id"
             )),
-            None => Err(format!(
+            None => Lookup::Error(format!(
                 "unknown call `{id}`{}",
                 did_you_mean(
                     id,
-                    self.ids
-                        .ids()
-                        .chain(self.calls.iter().map(|c| c.tool.as_str()))
+                    ids.ids().chain(self.calls.iter().map(|c| c.tool.as_str()))
                 )
             )),
         }
     }
 }
 
-/// Finds one call's dependencies (into `deps`) and resolves its references.
-fn collect_dependencies(
+/// Validates call `i`'s id and registers it, reporting an invalid or duplicate id.
+fn register_id<'a>(
     i: usize,
     call: &Call,
-    resolver: &Resolver<'_>,
-    access: &mut AccessTracker,
+    known_bad: &[bool],
+    ids: &mut IdTable<'a>,
+    errors: &mut Vec<PlanError>,
+) {
+    if known_bad.get(i).copied().unwrap_or(false) {
+        let _ = ids.insert(i);
+        return;
+    }
+    if let Err(problem) = validate_id(&call.id) {
+        errors.push(
+            PlanError::new(ErrorKind::InvalidId, format!("calls[{i}].id"), problem)
+                .at_call(i, None),
+        );
+        return;
+    }
+    if let Err(first) = ids.insert(i) {
+        errors.push(
+            PlanError::new(
+                ErrorKind::DuplicateId,
+                format!("calls[{i}].id"),
+                format!(
+                    "duplicate id `{}`: calls[{first}] has it too; ids must be unique",
+                    call.id
+                ),
+            )
+            .at_call(i, Some(&call.id)),
+        );
+    }
+}
+
+/// Finds one call's dependencies (into `deps`) and resolves its references.
+/// With `partial`, returns `None` as soon as a reference names an id not registered yet.
+#[allow(clippy::too_many_arguments)] // the hot loop's state, passed rather than bundled
+fn collect_dependencies<'a>(
+    i: usize,
+    call: &Call,
+    resolver: &Resolver<'a>,
+    ids: &IdTable<'a>,
+    partial: bool,
     deps: &mut Vec<(usize, DepKind)>,
     errors: &mut Vec<PlanError>,
     warnings: &mut Vec<Warning>,
-) -> Bindings {
+) -> Option<Bindings> {
     let id = Some(call.id.as_str());
     let mut bindings = Bindings::default();
     // Paths and messages are built only when there is something to report: this loop runs
@@ -398,16 +456,17 @@ fn collect_dependencies(
         for template in &templates {
             let path = || format!("calls[{i}].args{}", template.location_path());
             for reference in template.template.references() {
-                match resolver.resolve(&reference.target) {
-                    Ok(target) if target == i => {
+                match resolver.resolve(&reference.target, ids, partial) {
+                    Lookup::Later => return None,
+                    Lookup::Found(target) if target == i => {
                         errors.push(self_dependency(path(), format!("reference `{reference}`")));
                         bindings.arg_targets.push(target);
                     }
-                    Ok(target) => {
+                    Lookup::Found(target) => {
                         deps.push((target, DepKind::DATA));
                         bindings.arg_targets.push(target);
                     }
-                    Err(problem) => {
+                    Lookup::Error(problem) => {
                         errors.push(
                             PlanError::new(
                                 ErrorKind::UnknownCall,
@@ -428,15 +487,16 @@ fn collect_dependencies(
 
     if let Some(condition) = &call.when {
         let path = || format!("calls[{i}].when");
-        match resolver.resolve(&condition.reference.target) {
-            Ok(target) if target == i => {
+        match resolver.resolve(&condition.reference.target, ids, partial) {
+            Lookup::Later => return None,
+            Lookup::Found(target) if target == i => {
                 errors.push(self_dependency(path(), "the condition".into()));
             }
-            Ok(target) => {
+            Lookup::Found(target) => {
                 deps.push((target, DepKind::CONDITION));
                 bindings.when = Some((condition.clone(), target));
             }
-            Err(problem) => {
+            Lookup::Error(problem) => {
                 errors.push(PlanError::new(ErrorKind::UnknownCall, path(), problem).at_call(i, id))
             }
         }
@@ -445,34 +505,26 @@ fn collect_dependencies(
     let explicit_start = deps.len();
     for (j, dep) in call.depends_on.iter().enumerate() {
         let path = || format!("calls[{i}].depends_on[{j}]");
-        match resolver.resolve_id(dep) {
-            Ok(target) if target == i => errors.push(self_dependency(path(), format!("`{dep}`"))),
+        match resolver.resolve_id(dep, ids, partial) {
+            Lookup::Later => return None,
+            Lookup::Found(target) if target == i => {
+                errors.push(self_dependency(path(), format!("`{dep}`")))
+            }
             // Compare resolved positions, not strings: this runs for every edge.
-            Ok(target) if deps[explicit_start..].iter().any(|&(d, _)| d == target) => warnings
-                .push(Warning {
+            Lookup::Found(target) if deps[explicit_start..].iter().any(|&(d, _)| d == target) => {
+                warnings.push(Warning {
                     path: path(),
                     message: format!("`{dep}` is listed twice"),
-                }),
-            Ok(target) => deps.push((target, DepKind::EXPLICIT)),
-            Err(problem) => {
+                })
+            }
+            Lookup::Found(target) => deps.push((target, DepKind::EXPLICIT)),
+            Lookup::Error(problem) => {
                 errors.push(PlanError::new(ErrorKind::UnknownCall, path(), problem).at_call(i, id))
             }
         }
     }
 
-    for key in &call.access {
-        access.record(i, key, |earlier| deps.push((earlier, DepKind::ACCESS)));
-    }
-
-    if let (Some(timeout), Some(estimate)) = (call.timeout_ms, call.estimated_ms)
-        && timeout < estimate
-    {
-        warnings.push(Warning {
-            path: format!("calls[{i}].timeout_ms"),
-            message: format!("timeout_ms ({timeout}) is shorter than estimated_ms ({estimate})"),
-        });
-    }
-    bindings
+    Some(bindings)
 }
 
 /// The petgraph graph of a plan: node `i` is call `i`; an edge goes from a dependency to its
@@ -499,6 +551,49 @@ impl Csr {
             targets: Vec::with_capacity(edges),
             kinds: Vec::with_capacity(edges),
         }
+    }
+
+    /// Appends the next call's dependencies: sorted by position, one edge per dependency with
+    /// the kinds merged. Empties `deps`.
+    fn push_merged(&mut self, deps: &mut Vec<(usize, DepKind)>) {
+        deps.sort_unstable_by_key(|&(d, _)| d);
+        let mut k = 0;
+        while k < deps.len() {
+            let (dep, mut kind) = deps[k];
+            k += 1;
+            while k < deps.len() && deps[k].0 == dep {
+                kind.merge(deps[k].1);
+                k += 1;
+            }
+            self.targets.push(dep as u32);
+            self.kinds.push(kind);
+        }
+        self.offsets.push(self.targets.len() as u32);
+        deps.clear();
+    }
+
+    /// These lists with `extra` dependencies added to the calls in `calls` (sorted).
+    fn with_extra(self, calls: &[usize], extra: Vec<Vec<(usize, DepKind)>>) -> Csr {
+        let n = self.offsets.len() - 1;
+        let mut out = Csr::with_capacity(
+            n,
+            self.targets.len() + extra.iter().map(Vec::len).sum::<usize>(),
+        );
+        let mut more = calls.iter().zip(extra).peekable();
+        let mut deps = Vec::new();
+        for v in 0..n {
+            deps.extend(
+                self.of(v)
+                    .iter()
+                    .zip(&self.kinds[self.range(v)])
+                    .map(|(&d, &k)| (d as usize, k)),
+            );
+            if let Some((_, extra)) = more.next_if(|(c, _)| **c == v) {
+                deps.extend(extra);
+            }
+            out.push_merged(&mut deps);
+        }
+        out
     }
 
     fn range(&self, v: usize) -> std::ops::Range<usize> {

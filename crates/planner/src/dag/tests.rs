@@ -77,6 +77,28 @@ fn positions_and_unique_tool_names_resolve() {
 }
 
 #[test]
+fn a_later_id_wins_over_a_tool_name_and_forward_references_resolve() {
+    let plan = plan_of(json!([
+        {"id": "first", "tool": "search", "args": {"x": "$lookup.v"}, "depends_on": ["last"]},
+        {"id": "lookup", "tool": "find"},
+        {"id": "last", "tool": "lookup", "when": "$lookup.ok"}
+    ]));
+    let dag = Planner::new().plan(&plan).unwrap();
+    assert_eq!(
+        dag.bindings(0).arg_targets,
+        [1],
+        "the id `lookup`, not the tool"
+    );
+    let deps: Vec<usize> = dag.dependencies(0).map(|(d, _)| d).collect();
+    assert_eq!(deps, [1, 2]);
+    assert_eq!(dag.bindings(2).when.as_ref().map(|(_, t)| *t), Some(1));
+    assert_eq!(
+        waves(&plan, &dag),
+        [vec!["lookup"], vec!["last"], vec!["first"]]
+    );
+}
+
+#[test]
 fn critical_path_follows_estimates_and_breaks_ties_by_plan_order() {
     let plan = plan_of(json!([
         {"id": "a", "tool": "t", "estimated_ms": 100},
