@@ -605,3 +605,39 @@ fn volley_run_calls_mcp_tools_from_the_configuration() {
     assert!(text.contains("\"timezone\":\"UTC\""), "{text}");
     assert!(text.contains("21:00"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_a_server_down_leaves_no_grandchild_behind() {
+    // A server started through a shell that leaves a child of its own running (as `npx` does):
+    // the child holds a FIFO open, and the reader sees end-of-file exactly when it is dead.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let reader = {
+        let fifo = fifo.clone();
+        // A thread of its own (not spawn_blocking): a failing run must not wait for it.
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::fs::File::open(fifo).unwrap(), &mut text)
+                .unwrap();
+            let _ = sender.send(text);
+        });
+        receiver
+    };
+    let script = root().join("crates/cli/tests/fixtures/fake_mcp_server.py");
+    let line = format!(
+        "(echo started; exec sleep 300) > {} & exec python3 {}",
+        fifo.display(),
+        script.display()
+    );
+    let config = server(&["sh".into(), "-c".into(), line]);
+    let tools = load(&[("fake", config)]).await;
+    tools.servers.shutdown().await;
+    drop(tools);
+    let text = tokio::time::timeout(FAILSAFE, reader)
+        .await
+        .expect("the server's child outlived the shutdown")
+        .unwrap();
+    assert_eq!(text, "started\n");
+}

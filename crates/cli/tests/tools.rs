@@ -77,12 +77,15 @@ async fn shell_timeout_kills_the_whole_process_group() {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     let reader = {
         let fifo = fifo.clone();
-        tokio::task::spawn_blocking(move || {
+        // A thread of its own (not spawn_blocking): a failing run must not wait for it.
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::fs::File::open(fifo).unwrap(), &mut text)
                 .unwrap();
-            text
-        })
+            let _ = sender.send(text);
+        });
+        receiver
     };
     let script = format!("(echo started; exec sleep 30) > {} & wait", fifo.display());
     let err = Shell

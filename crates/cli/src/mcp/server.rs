@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use crate::tools::process::GroupGuard;
 use rmcp::model::{JsonRpcMessage, ProgressNotificationParam, ProgressToken, ServerNotification};
 use rmcp::service::{Peer, RunningService, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::{TokioChildProcess, Transport};
@@ -145,7 +146,10 @@ impl Server {
         command
             .args(&argv[1..])
             .envs(&self.config.env)
-            // The backstop against orphans: whoever drops the process kills it.
+            // Its own process group, killed whole when the connection goes (a server started
+            // through `npx` or a shell leaves no grandchild behind); and the backstop against
+            // orphans: whoever drops the process kills it.
+            .process_group(0)
             .kill_on_drop(true);
         if let Some(cwd) = &self.config.cwd {
             command.current_dir(cwd);
@@ -159,6 +163,7 @@ impl Server {
                 problem: e.to_string(),
                 stderr: Vec::new(),
             })?;
+        let group = GroupGuard::new(transport.id());
         let lines = Arc::new(Mutex::new(VecDeque::new()));
         let reader = stderr.map(|stderr| {
             let lines = lines.clone();
@@ -208,6 +213,7 @@ impl Server {
             stderr: lines,
             answered: AtomicBool::new(false),
             restarted: false,
+            _group: group,
         })
     }
 }
@@ -232,6 +238,9 @@ pub(crate) struct Connection {
     pub(crate) answered: AtomicBool,
     /// Whether it replaced one that died.
     restarted: bool,
+    /// Kills the server's process group when the connection is dropped (after a polite
+    /// close, or at once when Volley exits).
+    _group: GroupGuard,
 }
 
 impl Connection {

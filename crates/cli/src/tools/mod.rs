@@ -5,7 +5,7 @@ mod basic;
 mod command;
 mod fs;
 mod http;
-mod process;
+pub(crate) mod process;
 mod shell;
 
 use serde::de::DeserializeOwned;

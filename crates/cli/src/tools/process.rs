@@ -38,8 +38,17 @@ pub(crate) struct Finished {
 
 /// Kills the whole process group when dropped: a finished, cancelled or timed-out call (or one
 /// whose future the engine drops) leaves no process behind, grandchildren included.
-struct GroupGuard {
+pub(crate) struct GroupGuard {
     pgid: Option<Pid>,
+}
+
+impl GroupGuard {
+    /// Guards the process group led by `pid` (a child spawned with `process_group(0)`).
+    pub(crate) fn new(pid: Option<u32>) -> GroupGuard {
+        GroupGuard {
+            pgid: pid.and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw),
+        }
+    }
 }
 
 impl Drop for GroupGuard {
