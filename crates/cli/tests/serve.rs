@@ -932,8 +932,22 @@ fn the_command_refuses_to_serve_without_a_token() {
 #[test]
 fn the_command_serves_until_sigterm() {
     let _alone = SPAWNING.blocking_lock();
+    // With an MCP server configured, its tools are listed beside the built-ins.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("volley.toml");
+    let fake =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_mcp_server.py");
+    std::fs::write(
+        &config,
+        format!(
+            "[mcp.servers.fake]\ncommand = [\"python3\", {:?}]\n",
+            fake.display().to_string()
+        ),
+    )
+    .unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("volley"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
+        .arg(&config)
         .env("VOLLEY_TOKEN", TOKEN)
         .stderr(Stdio::piped())
         .spawn()
@@ -970,6 +984,15 @@ fn the_command_serves_until_sigterm() {
         .await
         .unwrap();
         assert_eq!(tools.status(), StatusCode::OK);
+        let listed = tools.text().await.unwrap();
+        assert!(
+            listed.contains("\"mcp__fake__"),
+            "MCP tools listed: {listed}"
+        );
+        assert!(
+            listed.contains("\"read_file\""),
+            "built-ins listed: {listed}"
+        );
     });
 
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
