@@ -42,7 +42,7 @@ impl Entry {
             Validation::AnyObject if args.is_object() => Ok(()),
             Validation::AnyObject => Err(format!(
                 "the arguments must be a JSON object, not {}",
-                type_name(args)
+                volley_planner::type_name(args)
             )),
             Validation::Schema(v) if v.is_valid(args) => Ok(()),
             Validation::Schema(v) => {
@@ -65,17 +65,6 @@ impl Entry {
                 ))
             }
         }
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -55,5 +55,5 @@ pub use crate::plan::{
 pub use crate::provider::{InputFormat, detect};
 pub use crate::reference::{
     ArgTemplate, Condition, PathSegment, Piece, Reference, Target, Template, is_truthy, scan_args,
-    substitute, validate_id,
+    substitute, type_name, validate_id,
 };

@@ -149,7 +149,8 @@ fn describe_missing(prefix: &Reference, segment: &PathSegment, found: &Value) ->
     }
 }
 
-pub(crate) fn type_name(value: &Value) -> &'static str {
+/// What kind of JSON value this is, with an article, for messages ("an object", "null").
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

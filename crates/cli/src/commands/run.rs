@@ -79,14 +79,9 @@ async fn run_async(args: &Args) -> ExitCode {
         Ok(text) => text,
         Err(problem) => return invalid(problem),
     };
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let config = match Config::load(args.config.as_deref(), &cwd) {
-        Ok(config) => config,
-        Err(problem) => return invalid(problem),
-    };
-    let (registry, servers) = match setup::registry_async(&config).await {
+    let (config, registry, servers) = match super::load(args.config.as_deref()).await {
         Ok(loaded) => loaded,
-        Err(problem) => return invalid(format!("configuration: {problem}")),
+        Err(code) => return code,
     };
     let code = execute(args, &config, registry, &text, &mut interrupt).await;
     // MCP servers are stopped cleanly, whatever happened.

@@ -83,14 +83,9 @@ async fn serve(args: &Args) -> ExitCode {
         Ok(token) => token,
         Err(problem) => return invalid(problem),
     };
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let config = match Config::load(args.config.as_deref(), &cwd) {
-        Ok(config) => config,
-        Err(problem) => return invalid(problem),
-    };
-    let (registry, servers) = match setup::registry_async(&config).await {
+    let (config, registry, servers) = match super::load(args.config.as_deref()).await {
         Ok(loaded) => loaded,
-        Err(problem) => return invalid(format!("configuration: {problem}")),
+        Err(code) => return code,
     };
     let code = serve_with(args, token, &config, registry).await;
     // MCP servers are stopped cleanly once the server has drained.
