@@ -377,3 +377,30 @@ fn the_report_is_a_self_contained_page_that_renders() {
         std::fs::copy(&screenshot, keep).unwrap();
     }
 }
+
+#[test]
+fn a_call_whose_arguments_are_not_json_fails_alone_and_still_gets_a_result() {
+    let answer = json!({"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "echo", "arguments": "{\"x\": 1}"}},
+        {"id": "call_2", "type": "function", "function": {"name": "echo", "arguments": "{\"x\": "}}
+    ]});
+    let out = volley()
+        .args(["run", "-", "-q", "--output", "openai"])
+        .write_stdin(answer.to_string())
+        .assert()
+        .code(1);
+    let messages = stdout_json(out.get_output());
+    assert_eq!(messages[0]["tool_call_id"], "call_1");
+    assert_eq!(messages[1]["tool_call_id"], "call_2");
+    let content = messages[1]["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("Error: ") && content.contains("not valid JSON"),
+        "{content}"
+    );
+    // `volley plan` still refuses such input outright.
+    volley()
+        .args(["plan", "-"])
+        .write_stdin(answer.to_string())
+        .assert()
+        .code(2);
+}

@@ -653,6 +653,10 @@ impl Driver {
     /// Evaluates `when`, resolves `$` references and validates the arguments. `Ok(None)`: the
     /// call was skipped (its outcome is recorded).
     fn first_args(&mut self, i: usize, entry: &Entry) -> Result<Option<Value>, CallError> {
+        // The model's arguments could not even be read: the tool never runs.
+        if let Some(problem) = &self.plan.calls[i].input_error {
+            return Err(CallError::new(ErrorKind::InvalidArguments, problem.clone()));
+        }
         let bindings = self.graph.bindings(i);
         if let Some((condition, target)) = &bindings.when {
             let value = self.outcomes[*target]

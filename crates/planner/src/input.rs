@@ -13,11 +13,31 @@ pub fn parse(text: &str, format: InputFormat) -> Result<Plan, PlanErrors> {
     parse_and_plan(text, format, &Planner::new()).map(|(plan, _)| plan)
 }
 
+/// How to read input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// A provider call whose arguments cannot be read (an OpenAI `arguments` string that is not
+    /// JSON) stays in the plan with [`Call::input_error`](crate::Call::input_error) set, to
+    /// fail alone when it runs: the model must get a result for every call it made. Off by
+    /// default (such input is an error, as `volley plan` reports it).
+    pub lenient_arguments: bool,
+}
+
 /// Reads and checks a plan as [`parse`] does, and returns it with its [`Dag`].
 pub fn parse_and_plan(
     text: &str,
     format: InputFormat,
     planner: &Planner,
+) -> Result<(Plan, Dag), PlanErrors> {
+    parse_and_plan_with(text, format, planner, ParseOptions::default())
+}
+
+/// [`parse_and_plan`] with options.
+pub fn parse_and_plan_with(
+    text: &str,
+    format: InputFormat,
+    planner: &Planner,
+    options: ParseOptions,
 ) -> Result<(Plan, Dag), PlanErrors> {
     let value = parse_json(text)?;
     let format = match format {
@@ -35,7 +55,7 @@ pub fn parse_and_plan(
     let mut errors = Vec::new();
     let plan = match format {
         InputFormat::Volley | InputFormat::Auto => plan_from_value(&value, &mut errors),
-        provider => plan_from_provider(&value, provider, &mut errors),
+        provider => plan_from_provider(&value, provider, options.lenient_arguments, &mut errors),
     };
     // Check the graph too, so one run reports every problem. A call whose id was rejected (or
     // that has no tool to derive a default id from) carries a stand-in id: its id is not

@@ -48,7 +48,7 @@ pub mod render;
 pub use crate::access::AccessTracker;
 pub use crate::dag::{Bindings, DEFAULT_ESTIMATE_MS, Dag, DepKind, Graph, Planner};
 pub use crate::error::{CallLocation, ErrorKind, PlanError, PlanErrors, Warning, closest_names};
-pub use crate::input::{parse, parse_and_plan};
+pub use crate::input::{ParseOptions, parse, parse_and_plan, parse_and_plan_with};
 pub use crate::plan::{
     AccessKey, AccessMode, Call, OnDependencyFailure, Plan, Priority, RetryPolicy, Source, Strategy,
 };

@@ -142,6 +142,11 @@ pub struct Call {
     /// people, so by default they carry neither).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub progress_detail: bool,
+    /// Why the model's arguments for this call could not be read, when a provider answer was
+    /// read leniently ([`crate::ParseOptions`]): the call then fails alone with
+    /// `invalid_arguments` and this message, and the rest of the batch runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_error: Option<String>,
 }
 
 impl Call {

@@ -101,12 +101,13 @@ fn detect_blocks(content: &Value) -> Option<InputFormat> {
 pub(crate) fn plan_from_provider(
     value: &Value,
     format: InputFormat,
+    lenient: bool,
     errors: &mut Vec<PlanError>,
 ) -> Plan {
     let calls = match format {
         InputFormat::Anthropic => anthropic_calls(value, errors),
         InputFormat::Bedrock => bedrock_calls(value, errors),
-        InputFormat::OpenAi => openai_calls(value, errors),
+        InputFormat::OpenAi => openai_calls(value, lenient, errors),
         InputFormat::Auto | InputFormat::Volley => Vec::new(),
     };
     let source = match format {
@@ -186,7 +187,7 @@ fn bedrock_calls(value: &Value, errors: &mut Vec<PlanError>) -> Vec<Call> {
     calls
 }
 
-fn openai_calls(value: &Value, errors: &mut Vec<PlanError>) -> Vec<Call> {
+fn openai_calls(value: &Value, lenient: bool, errors: &mut Vec<PlanError>) -> Vec<Call> {
     let (message, base) = match value.get("choices") {
         Some(Value::Array(choices)) => match choices.first().and_then(|c| c.get("message")) {
             Some(message) => (message, "choices[0].message"),
@@ -230,6 +231,7 @@ fn openai_calls(value: &Value, errors: &mut Vec<PlanError>) -> Vec<Call> {
         }
         let arguments_path = format!("{path}.function.arguments");
         let index = calls.len();
+        let mut input_error = None;
         match function.get("arguments") {
             None | Some(Value::Null) => {}
             Some(Value::String(text)) if text.trim().is_empty() => {}
@@ -240,27 +242,39 @@ fn openai_calls(value: &Value, errors: &mut Vec<PlanError>) -> Vec<Call> {
                     }
                 }
                 Err(e) => {
-                    errors.push(
-                        PlanError::new(
-                            ErrorKind::Json,
-                            arguments_path,
-                            format!(
-                                "the arguments are not valid JSON (column {}: {})",
-                                e.column(),
-                                short(&e)
-                            ),
-                        )
-                        .at_call(index, id),
-                    );
-                    continue;
+                    let error = PlanError::new(
+                        ErrorKind::Json,
+                        arguments_path,
+                        format!(
+                            "the arguments are not valid JSON (column {}: {})",
+                            e.column(),
+                            short(&e)
+                        ),
+                    )
+                    .at_call(index, id);
+                    if !lenient {
+                        errors.push(error);
+                        continue;
+                    }
+                    input_error = Some(error.message);
                 }
             },
             // Some clients pass arguments already parsed.
             Some(Value::Object(_)) => {}
             Some(other) => {
-                errors.push(wrong_type(&arguments_path, "a JSON string", other).at_call(index, id));
-                continue;
+                let error = wrong_type(&arguments_path, "a JSON string", other).at_call(index, id);
+                if !lenient {
+                    errors.push(error);
+                    continue;
+                }
+                input_error = Some(error.message);
             }
+        }
+        if input_error.is_some()
+            && let Some(object) = normalized.as_object_mut()
+        {
+            // The call stays in the plan, with no arguments, to fail alone when it runs.
+            object.remove("arguments");
         }
         if let Some(call) = provider_call(
             index,
@@ -271,7 +285,10 @@ fn openai_calls(value: &Value, errors: &mut Vec<PlanError>) -> Vec<Call> {
             "arguments",
             errors,
         ) {
-            calls.push(call);
+            calls.push(Call {
+                input_error,
+                ..call
+            });
         }
     }
     calls

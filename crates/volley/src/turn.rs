@@ -6,7 +6,9 @@ use volley_aggregator::{
     RunReport, Timeline,
 };
 use volley_executor::{Engine, Outcome, Outcomes, RunError};
-use volley_planner::{Dag, InputFormat, Plan, PlanErrors, Planner, parse_and_plan};
+use volley_planner::{
+    Dag, InputFormat, ParseOptions, Plan, PlanErrors, Planner, parse_and_plan_with,
+};
 
 /// Why a turn could not run at all (one failing call is not an error: it gets its outcome).
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +102,13 @@ pub async fn run_plan(engine: &Engine, mut plan: Plan) -> Result<Turn, Error> {
     })
 }
 
-/// Reads a plan or a provider's response (see [`InputFormat`]) and runs it.
+/// Reads a plan or a provider's response (see [`InputFormat`]) and runs it. A model's call
+/// whose arguments cannot be read fails alone (`invalid_arguments`): every call gets a result.
 pub async fn run_input(engine: &Engine, text: &str, format: InputFormat) -> Result<Turn, Error> {
-    let (plan, _) = parse_and_plan(text, format, &Planner::new())?;
+    let lenient = ParseOptions {
+        lenient_arguments: true,
+    };
+    let (plan, _) = parse_and_plan_with(text, format, &Planner::new(), lenient)?;
     run_plan(engine, plan).await
 }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use volley::aggregator::Aggregator;
 use volley::executor::{Registry, Status};
-use volley::planner::parse_and_plan;
+use volley::planner::{ParseOptions, parse_and_plan_with};
 use volley::progress::{Narrator, ToolPhrase};
 use volley_cli::config::Config;
 use volley_cli::setup;
@@ -102,10 +102,16 @@ async fn execute(
     };
     // Only input that cannot be read as a plan is refused; unknown tools and bad arguments
     // fail their own call when it runs.
-    let mut plan = match parse_and_plan(
+    // A model's call whose arguments cannot be read fails alone too: the model must get a
+    // result for every call it made.
+    let lenient = ParseOptions {
+        lenient_arguments: true,
+    };
+    let mut plan = match parse_and_plan_with(
         text,
         args.input_format.into(),
         &volley::planner::Planner::new(),
+        lenient,
     ) {
         Ok((plan, _)) => plan,
         Err(errors) => {

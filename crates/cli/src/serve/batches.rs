@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use volley::aggregator::{Aggregator, Batch};
 use volley::executor::Status;
-use volley::planner::{Dag, InputFormat, Plan, Planner, parse_and_plan};
+use volley::planner::{Dag, InputFormat, ParseOptions, Plan, Planner, parse_and_plan_with};
 use volley::progress::BatchSnapshot;
 
 use super::error::ApiError;
@@ -121,8 +121,13 @@ pub(crate) async fn create(
     let body = body.map_err(|r| ApiError::body(&r, shared.config.max_body_bytes))?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::invalid_request(format!("the body is not UTF-8: {e}")))?;
-    let (mut plan, _) = parse_and_plan(text, query.input_format.into(), &Planner::new())
-        .map_err(|errors| ApiError::invalid_plan(&errors))?;
+    // A model's call whose arguments cannot be read fails alone inside the batch.
+    let lenient = ParseOptions {
+        lenient_arguments: true,
+    };
+    let (mut plan, _) =
+        parse_and_plan_with(text, query.input_format.into(), &Planner::new(), lenient)
+            .map_err(|errors| ApiError::invalid_plan(&errors))?;
     // `Engine::plan` adds the tools' access keys (which can add edges) to `plan`: the
     // aggregator needs the plan and graph the batch runs with. The batch itself gets the plan
     // as read (`run` adds the keys again otherwise).
