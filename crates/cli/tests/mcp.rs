@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use volley::executor::{Engine, ErrorKind, Registry, Status, Tool, ToolContext};
@@ -529,7 +529,9 @@ async fn per_server_max_concurrency_limits_calls_in_flight() {
 /// against one after another, in one run. Prints the ratio; asserts only that multiplexing
 /// wins (timings on shared CI machines are too noisy for more).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_hundred_concurrent_echo_calls_beat_one_hundred_sequential_ones() {
+async fn one_hundred_concurrent_echo_calls_share_one_connection() {
+    // Speed is measured by `cargo xtask bench mcp`; this checks the behaviour: 100 calls in
+    // flight at once on one connection, every answer paired with its own request.
     let (everything, _) = require_servers!();
     let tools = load(&[("everything", server(everything))]).await;
     let echo = find(&tools, "mcp__everything__", "echo");
@@ -539,31 +541,24 @@ async fn one_hundred_concurrent_echo_calls_beat_one_hundred_sequential_ones() {
         .find(|t| t.name() == echo)
         .unwrap()
         .clone();
-    let args = |i: usize| json!({"message": format!("hello {i}")});
-    // Warm up the connection and the server's JIT.
-    for i in 0..10 {
-        echo.call(args(i), ToolContext::new("warm")).await.unwrap();
-    }
-    let started = Instant::now();
-    for i in 0..100 {
-        echo.call(args(i), ToolContext::new(format!("s{i}")))
-            .await
-            .unwrap();
-    }
-    let sequential = started.elapsed();
-    let started = Instant::now();
-    let results = futures::future::join_all(
-        (0..100).map(|i| echo.call(args(i), ToolContext::new(format!("c{i}")))),
+    let results = tokio::time::timeout(
+        FAILSAFE,
+        futures::future::join_all((0..100).map(|i| {
+            echo.call(
+                json!({"message": format!("hello {i}")}),
+                ToolContext::new(format!("c{i}")),
+            )
+        })),
     )
-    .await;
-    let concurrent = started.elapsed();
-    assert!(results.iter().all(Result::is_ok));
-    let ratio = sequential.as_secs_f64() / concurrent.as_secs_f64();
-    eprintln!(
-        "100 echo calls over one connection: sequential {sequential:?}, concurrent \
-         {concurrent:?}, ratio {ratio:.1}x"
-    );
-    assert!(concurrent < sequential, "{concurrent:?} vs {sequential:?}");
+    .await
+    .unwrap();
+    for (i, result) in results.iter().enumerate() {
+        let text = result.as_ref().unwrap().to_string();
+        assert!(
+            text.contains(&format!("hello {i}\"")) || text.contains(&format!("hello {i}\\\"")),
+            "{i}: {text}"
+        );
+    }
     tools.servers.shutdown().await;
 }
 
