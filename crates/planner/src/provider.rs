@@ -56,6 +56,14 @@ impl fmt::Display for InputFormat {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for InputFormat {
+    /// From its name (`auto`, `volley`, `anthropic`, `bedrock`, `openai`), as on the command line.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for InputFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

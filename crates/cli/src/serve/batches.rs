@@ -27,37 +27,14 @@ use super::state::{BatchStatus, Entry, Finished, Output, Shared};
 /// The longest `GET /v1/batches/{id}?wait_ms=` waits.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// `?input_format=`: the body's shape, as `volley run --input-format`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum InputFormatParam {
-    #[default]
-    Auto,
-    Volley,
-    Anthropic,
-    Bedrock,
-    Openai,
-}
-
-impl From<InputFormatParam> for InputFormat {
-    fn from(param: InputFormatParam) -> InputFormat {
-        match param {
-            InputFormatParam::Auto => InputFormat::Auto,
-            InputFormatParam::Volley => InputFormat::Volley,
-            InputFormatParam::Anthropic => InputFormat::Anthropic,
-            InputFormatParam::Bedrock => InputFormat::Bedrock,
-            InputFormatParam::Openai => InputFormat::OpenAi,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateQuery {
     #[serde(default)]
     output: Output,
+    /// The body's shape, as `volley run --input-format`.
     #[serde(default)]
-    input_format: InputFormatParam,
+    input_format: InputFormat,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,9 +102,8 @@ pub(crate) async fn create(
     let lenient = ParseOptions {
         lenient_arguments: true,
     };
-    let (mut plan, _) =
-        parse_and_plan_with(text, query.input_format.into(), &Planner::new(), lenient)
-            .map_err(|errors| ApiError::invalid_plan(&errors))?;
+    let (mut plan, _) = parse_and_plan_with(text, query.input_format, &Planner::new(), lenient)
+        .map_err(|errors| ApiError::invalid_plan(&errors))?;
     // `Engine::plan` adds the tools' access keys (which can add edges) to `plan`: the
     // aggregator needs the plan and graph the batch runs with. The batch itself gets the plan
     // as read (`run` adds the keys again otherwise).
